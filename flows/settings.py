@@ -1,0 +1,279 @@
+"""Settings: the one place that turns shoppulse.yaml and the environment into typed values."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from flows.errors import ConfigError
+
+__all__ = [
+    "ChannelSettings",
+    "ConversionDropSettings",
+    "LowStockPromoSettings",
+    "RouteSettings",
+    "RulesSettings",
+    "Settings",
+    "ShopSettings",
+    "SourceSettings",
+    "ThresholdRule",
+    "WarehouseSettings",
+    "load_settings",
+    "masked",
+    "parse_settings",
+]
+
+DEFAULT_CONFIG = Path("shoppulse.yaml")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ShopSettings(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    timezone: str = "Asia/Shanghai"
+    locale: Literal["en", "zh-CN"] = "en"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name)") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SourceSettings(_Strict):
+    kind: Literal["http", "files"] = "http"
+    base_url: str | None = None
+    token: SecretStr | None = None
+    path: Path | None = None
+    page_size: int = Field(default=1000, ge=1, le=5000)
+    lookback_hours: int = Field(default=48, ge=0, le=24 * 90)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    max_retry_seconds: float = Field(default=120.0, gt=0)
+    datasets: tuple[str, ...] = (
+        "products",
+        "promotions",
+        "orders",
+        "traffic",
+        "inventory",
+        "keywords",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.kind == "http" and not self.base_url:
+            raise ValueError("source.base_url is required when source.kind is http")
+        if self.kind == "files" and self.path is None:
+            raise ValueError("source.path is required when source.kind is files")
+
+
+class WarehouseSettings(_Strict):
+    path: Path
+    lock_timeout_seconds: float = Field(default=600.0, ge=0)
+
+
+class ConversionDropSettings(_Strict):
+    min_drop: float = Field(default=0.25, gt=0, lt=1)
+    min_visitors: int = Field(default=100, ge=0)
+    baseline_days: int = Field(default=14, ge=2, le=60)
+    alpha: float = Field(default=0.001, gt=0, lt=0.5)
+
+
+class LowStockPromoSettings(_Strict):
+    lookahead_hours: int = Field(default=24, ge=0)
+    min_cover_hours: float = Field(default=2.0, ge=0)
+    velocity_hours: int = Field(default=6, ge=1)
+
+
+class CancelSpikeSettings(_Strict):
+    min_ratio: float = Field(default=2.0, gt=1)
+    min_lines: int = Field(default=30, ge=1)
+
+
+class PromoAuditSettings(_Strict):
+    price_floor_ratio: float | None = Field(default=None, gt=0, le=1)
+
+
+class ThresholdRule(_Strict):
+    name: str
+    metric: str
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    value: float
+    scope: Literal["shop", "source", "sku"] = "shop"
+    during_promo: bool | None = None
+    min_visitors: int = 0
+    for_hours: int = Field(default=1, ge=1)
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+
+class RulesSettings(_Strict):
+    conversion_drop: ConversionDropSettings = ConversionDropSettings()
+    low_stock_promo: LowStockPromoSettings = LowStockPromoSettings()
+    cancel_spike: CancelSpikeSettings = CancelSpikeSettings()
+    promo_audit: PromoAuditSettings = PromoAuditSettings()
+    thresholds: tuple[ThresholdRule, ...] = ()
+
+
+class ChannelSettings(_Strict):
+    name: str
+    type: Literal["webhook", "slack", "dingtalk", "feishu", "wecom", "email", "file", "console"]
+    url: SecretStr | None = None
+    secret: SecretStr | None = None
+    path: Path | None = None
+    # email
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str | None = None
+    to: tuple[str, ...] = ()
+    starttls: bool = True
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class RouteSettings(_Strict):
+    match: dict[str, str] = {}
+    match_re: dict[str, str] = {}
+    channels: tuple[str, ...]
+    continue_: bool = Field(default=False, alias="continue")
+
+
+class AlertingSettings(_Strict):
+    repeat_interval_hours: float = Field(default=4.0, gt=0)
+    send_resolved: bool = True
+    max_attempts: int = Field(default=5, ge=1)
+    templates: Path | None = None
+
+
+class Settings(_Strict):
+    shop: ShopSettings
+    source: SourceSettings
+    warehouse: WarehouseSettings
+    rules: RulesSettings = RulesSettings()
+    channels: tuple[ChannelSettings, ...] = ()
+    routes: tuple[RouteSettings, ...] = ()
+    alerting: AlertingSettings = AlertingSettings()
+
+    def model_post_init(self, __context: Any) -> None:
+        names = [c.name for c in self.channels]
+        for index, route in enumerate(self.routes):
+            for channel in route.channels:
+                if channel not in names:
+                    raise ValueError(
+                        f"routes.{index}.channels names unknown channel {channel!r}"
+                        f" (known: {', '.join(names) or 'none'})"
+                    )
+
+
+
+
+def _expand(value: Any, path: str, env: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(f"{path}: environment variable {name} is not set")
+            return env[name]
+
+        return _VAR.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{path}.{k}" if path else str(k), env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{path}.{i}", env) for i, v in enumerate(value)]
+    return value
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            lines.append(f"{key}: unknown key")
+        elif kind == "missing":
+            lines.append(f"{key}: required key is missing")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"{key}: {message}")
+    return "; ".join(lines)
+
+
+def parse_settings(
+    data: Mapping[str, Any], env: Mapping[str, str] | None = None, base: Path | None = None
+) -> Settings:
+    """Validate a config mapping, expanding ${VAR} from env; relative paths resolve from base."""
+    expanded = _expand(dict(data), "", os.environ if env is None else env)
+    try:
+        settings = Settings.model_validate(expanded)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {_describe(exc)}") from None
+    if base is not None:
+        settings = _resolve_paths(settings, base)
+    return settings
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    def rel(path: Path | None) -> Path | None:
+        return path if path is None or path.is_absolute() else base / path
+
+    warehouse = settings.warehouse.model_copy(update={"path": rel(settings.warehouse.path)})
+    source = settings.source.model_copy(update={"path": rel(settings.source.path)})
+    channels = tuple(c.model_copy(update={"path": rel(c.path)}) for c in settings.channels)
+    alerting = settings.alerting.model_copy(update={"templates": rel(settings.alerting.templates)})
+    return settings.model_copy(
+        update={"warehouse": warehouse, "source": source, "channels": channels, "alerting": alerting}
+    )
+
+
+def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate a shoppulse.yaml; relative paths are taken from the file's folder."""
+    file = Path(path) if path is not None else DEFAULT_CONFIG
+    if not file.is_file():
+        raise ConfigError(
+            f"config file {file} not found (pass --config FILE, or run `shoppulse demo` for one)"
+        )
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{file}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: expected a mapping of settings at the top level")
+    return parse_settings(data, env, base=file.resolve().parent)
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The resolved settings as plain data, every secret replaced by '***'."""
+    return settings.model_dump(mode="json", by_alias=True)

@@ -1,0 +1,153 @@
+"""The warehouse: one DuckDB file per shop, its DDL from sql/, and its single-writer lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import filelock
+import polars as pl
+
+from flows.errors import WarehouseBusyError
+
+__all__ = ["SQL_DIR", "Warehouse", "read_sql", "writer_lock"]
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+def read_sql(name: str) -> str:
+    """The text of one model in sql/, e.g. read_sql('staging/stg_orders')."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@contextmanager
+def writer_lock(path: Path, *, timeout: float, holder: str) -> Iterator[None]:
+    """Hold the warehouse's single-writer lock; wait up to `timeout` seconds, then fail clearly."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(path) + ".lock")
+    owner = Path(str(path) + ".owner")
+    try:
+        lock.acquire(timeout=timeout)
+    except filelock.Timeout:
+        who = owner.read_text(encoding="utf-8").strip() if owner.exists() else "another run"
+        raise WarehouseBusyError(
+            f"warehouse {path} is busy: {who} is writing to it; waited {timeout:.0f}s"
+            " (try again when it finishes, or raise warehouse.lock_timeout_seconds)"
+        ) from None
+    try:
+        owner.write_text(
+            f"{holder} (pid {os.getpid()} on {socket.gethostname()},"
+            f" since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ})",
+            encoding="utf-8",
+        )
+        yield
+    finally:
+        owner.unlink(missing_ok=True)
+        lock.release()
+
+
+class Warehouse:
+    """A connection to one shop's DuckDB file, with the schema applied."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise WarehouseBusyError(f"warehouse {self.path} does not exist yet (run shoppulse run)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = self._connect(read_only)
+        self.con.execute("set TimeZone = 'UTC'")
+        if not read_only:
+            self.apply_ddl()
+
+    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise WarehouseBusyError(
+                        f"warehouse {self.path} is open in another process: {exc}"
+                    ) from None
+                time.sleep(0.5)
+
+    def apply_ddl(self) -> None:
+        """Apply every numbered sql/NNN_*.sql file in order; each is idempotent."""
+        for file in sorted(SQL_DIR.glob("[0-9][0-9][0-9]_*.sql")):
+            self.con.execute(file.read_text(encoding="utf-8"))
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One atomic unit of work: everything inside commits together or not at all."""
+        self.con.execute("begin transaction")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        self.con.execute("commit")
+
+    def execute(self, sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> None:
+        """Run a statement to completion."""
+        self.con.execute(sql, params or {}).fetchall()
+
+    def rows(self, sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> list[Any]:
+        return self.con.execute(sql, params or {}).fetchall()
+
+    def frame(self, sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> pl.DataFrame:
+        """Run a query and return its result as a Polars frame (via Arrow, no Python rows)."""
+        table = self.con.execute(sql, params or {}).to_arrow_table()
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def replace_rows(self, table: str, frame: pl.DataFrame, key: str, keys: pl.Series) -> None:
+        """Delete the rows of `table` whose `key` is in `keys`, then insert `frame` (by name)."""
+        self.con.register("_keys", pl.DataFrame({"k": keys}).to_arrow())
+        self.con.register("_frame", frame.to_arrow())
+        try:
+            self.con.execute(f"delete from {table} where {key} in (select k from _keys)").fetchall()
+            if frame.height:
+                self.con.execute(f"insert into {table} by name select * from _frame").fetchall()
+        finally:
+            self.con.unregister("_keys")
+            self.con.unregister("_frame")
+
+    def watermark(self, dataset: str) -> datetime | None:
+        rows = self.rows("select watermark from ops.watermarks where dataset = ?", [dataset])
+        return rows[0][0] if rows else None
+
+    def set_watermark(self, dataset: str, value: datetime) -> None:
+        self.execute(
+            "insert or replace into ops.watermarks values (?, ?, current_timestamp)",
+            [dataset, value],
+        )
+
+    def record_run(self, run: Mapping[str, Any]) -> None:
+        """Insert or update one row of ops.runs."""
+        values = dict(run)
+        if isinstance(values.get("counts"), dict):
+            values["counts"] = json.dumps(values["counts"], sort_keys=True)
+        columns = ", ".join(values)
+        placeholders = ", ".join("?" for _ in values)
+        self.execute(
+            f"insert or replace into ops.runs ({columns}) values ({placeholders})",
+            list(values.values()),
+        )

@@ -1,0 +1,19 @@
+-- strict readers for export values: numbers may be JSON numbers or decimal strings,
+-- integers must be whole, timestamps must carry an offset; anything else reads as null
+create or replace macro as_int(t) as
+    case when regexp_full_match(trim(t), '-?[0-9]+(\.0*)?') then try_cast(trim(t) as bigint) end;
+create or replace macro as_num(t) as
+    case when isfinite(try_cast(trim(t) as double)) then try_cast(trim(t) as double) end;
+create or replace macro as_ts(t) as
+    case when regexp_matches(trim(t), '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$')
+        then try_cast(trim(t) as timestamptz) end;
+-- a reason fragment when a required field is absent or unreadable
+create or replace macro need(raw_value, typed_value, field) as
+    case
+        when raw_value is null then 'missing ' || field
+        when typed_value is null then 'bad ' || field || ': ' || left(raw_value, 40)
+    end;
+-- a reason fragment when an optional field is present but unreadable
+create or replace macro allow_null(raw_value, typed_value, field) as
+    case when raw_value is not null and typed_value is null
+        then 'bad ' || field || ': ' || left(raw_value, 40) end;

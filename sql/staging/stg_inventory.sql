@@ -1,0 +1,54 @@
+-- inventory snapshots of one landed batch, typed, with a quarantine reason for the ones that fail
+with source as (
+    select seq, record
+    from raw.records
+    where batch_id = $batch_id and dataset = 'inventory'
+),
+
+fields as (
+    select
+        seq,
+        record,
+        record ->> 'snapshot_at' as snapshot_at_raw,
+        record ->> 'sku_id' as sku_id,
+        record ->> 'warehouse' as warehouse,
+        record ->> 'on_hand' as on_hand_raw,
+        record ->> 'reserved' as reserved_raw
+    from source
+),
+
+typed as (
+    select
+        *,
+        as_ts(snapshot_at_raw) as snapshot_at,
+        as_int(on_hand_raw) as on_hand,
+        as_int(reserved_raw) as reserved
+    from fields
+),
+
+checked as (
+    select
+        *,
+        nullif(concat_ws('; ',
+            need(snapshot_at_raw, snapshot_at, 'snapshot_at'),
+            case when sku_id is null or sku_id = '' then 'missing sku_id' end,
+            case when warehouse is null or warehouse = '' then 'missing warehouse' end,
+            need(on_hand_raw, on_hand, 'on_hand'),
+            need(reserved_raw, reserved, 'reserved'),
+            case when on_hand < 0 then 'negative on_hand' end,
+            case when reserved < 0 then 'negative reserved' end
+        ), '') as reason
+    from typed
+)
+
+select
+    seq,
+    record,
+    reason,
+    snapshot_at,
+    sku_id,
+    warehouse,
+    on_hand,
+    reserved,
+    nullif(json_merge_patch(record, '{"snapshot_at":null,"sku_id":null,"warehouse":null,"on_hand":null,"reserved":null}'), '{}') as extra
+from checked

@@ -1,0 +1,63 @@
+-- hourly search keyword rows of one landed batch, typed, with a quarantine reason for the ones that fail
+with source as (
+    select seq, record
+    from raw.records
+    where batch_id = $batch_id and dataset = 'keywords'
+),
+
+fields as (
+    select
+        seq,
+        record,
+        record ->> 'hour' as hour_raw,
+        record ->> 'keyword' as keyword,
+        record ->> 'impressions' as impressions_raw,
+        record ->> 'clicks' as clicks_raw,
+        record ->> 'visitors' as visitors_raw,
+        record ->> 'buyers' as buyers_raw,
+        record ->> 'pay_amount' as pay_amount_raw
+    from source
+),
+
+typed as (
+    select
+        *,
+        as_ts(hour_raw) as hour,
+        as_int(impressions_raw) as impressions,
+        as_int(clicks_raw) as clicks,
+        as_int(visitors_raw) as visitors,
+        as_int(buyers_raw) as buyers,
+        as_num(pay_amount_raw) as pay_amount
+    from fields
+),
+
+checked as (
+    select
+        *,
+        nullif(concat_ws('; ',
+            need(hour_raw, hour, 'hour'),
+            case when keyword is null or keyword = '' then 'missing keyword' end,
+            need(impressions_raw, impressions, 'impressions'),
+            need(clicks_raw, clicks, 'clicks'),
+            need(visitors_raw, visitors, 'visitors'),
+            need(buyers_raw, buyers, 'buyers'),
+            need(pay_amount_raw, pay_amount, 'pay_amount'),
+            case when least(impressions, clicks, visitors, buyers) < 0 or pay_amount < 0
+                then 'negative value' end
+        ), '') as reason
+    from typed
+)
+
+select
+    seq,
+    record,
+    reason,
+    hour,
+    keyword,
+    impressions,
+    clicks,
+    visitors,
+    buyers,
+    pay_amount,
+    nullif(json_merge_patch(record, '{"hour":null,"keyword":null,"impressions":null,"clicks":null,"visitors":null,"buyers":null,"pay_amount":null}'), '{}') as extra
+from checked

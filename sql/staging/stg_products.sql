@@ -1,0 +1,60 @@
+-- product dimension rows of one landed batch, typed, with a quarantine reason for the ones that fail
+with source as (
+    select seq, record
+    from raw.records
+    where batch_id = $batch_id and dataset = 'products'
+),
+
+fields as (
+    select
+        seq,
+        record,
+        record ->> 'sku_id' as sku_id,
+        record ->> 'title' as title,
+        record ->> 'category' as category,
+        record ->> 'list_price' as list_price_raw,
+        record ->> 'lowest_price_90d' as lowest_price_90d_raw,
+        record ->> 'safety_stock' as safety_stock_raw,
+        record ->> 'updated_at' as updated_at_raw
+    from source
+),
+
+typed as (
+    select
+        *,
+        as_num(list_price_raw) as list_price,
+        as_num(lowest_price_90d_raw) as lowest_price_90d,
+        as_int(safety_stock_raw) as safety_stock,
+        as_ts(updated_at_raw) as updated_at
+    from fields
+),
+
+checked as (
+    select
+        *,
+        nullif(concat_ws('; ',
+            case when sku_id is null or sku_id = '' then 'missing sku_id' end,
+            case when title is null then 'missing title' end,
+            need(list_price_raw, list_price, 'list_price'),
+            case when list_price < 0 then 'negative list_price' end,
+            allow_null(lowest_price_90d_raw, lowest_price_90d, 'lowest_price_90d'),
+            need(safety_stock_raw, safety_stock, 'safety_stock'),
+            case when safety_stock < 0 then 'negative safety_stock' end,
+            need(updated_at_raw, updated_at, 'updated_at')
+        ), '') as reason
+    from typed
+)
+
+select
+    seq,
+    record,
+    reason,
+    sku_id,
+    title,
+    category,
+    list_price,
+    lowest_price_90d,
+    safety_stock::integer as safety_stock,
+    updated_at,
+    nullif(json_merge_patch(record, '{"sku_id":null,"title":null,"category":null,"list_price":null,"lowest_price_90d":null,"safety_stock":null,"updated_at":null}'), '{}') as extra
+from checked

@@ -1,0 +1,67 @@
+-- hourly traffic rows of one landed batch, typed, with a quarantine reason for the ones that fail
+with source as (
+    select seq, record
+    from raw.records
+    where batch_id = $batch_id and dataset = 'traffic'
+),
+
+fields as (
+    select
+        seq,
+        record,
+        record ->> 'hour' as hour_raw,
+        record ->> 'source' as source,
+        record ->> 'sku_id' as sku_id,
+        record ->> 'visitors' as visitors_raw,
+        record ->> 'page_views' as page_views_raw,
+        record ->> 'bounces' as bounces_raw,
+        record ->> 'add_to_cart' as add_to_cart_raw,
+        record ->> 'favorites' as favorites_raw
+    from source
+),
+
+typed as (
+    select
+        *,
+        as_ts(hour_raw) as hour,
+        as_int(visitors_raw) as visitors,
+        as_int(page_views_raw) as page_views,
+        as_int(bounces_raw) as bounces,
+        as_int(add_to_cart_raw) as add_to_cart,
+        as_int(favorites_raw) as favorites
+    from fields
+),
+
+checked as (
+    select
+        *,
+        nullif(concat_ws('; ',
+            need(hour_raw, hour, 'hour'),
+            case when source is null or source = '' then 'missing source' end,
+            case when sku_id is null or sku_id = '' then 'missing sku_id' end,
+            need(visitors_raw, visitors, 'visitors'),
+            need(page_views_raw, page_views, 'page_views'),
+            need(bounces_raw, bounces, 'bounces'),
+            need(add_to_cart_raw, add_to_cart, 'add_to_cart'),
+            need(favorites_raw, favorites, 'favorites'),
+            case when least(visitors, page_views, bounces, add_to_cart, favorites) < 0
+                then 'negative count' end,
+            case when bounces > visitors then 'bounces exceed visitors' end
+        ), '') as reason
+    from typed
+)
+
+select
+    seq,
+    record,
+    reason,
+    hour,
+    source,
+    sku_id,
+    visitors,
+    page_views,
+    bounces,
+    add_to_cart,
+    favorites,
+    nullif(json_merge_patch(record, '{"hour":null,"source":null,"sku_id":null,"visitors":null,"page_views":null,"bounces":null,"add_to_cart":null,"favorites":null}'), '{}') as extra
+from checked
