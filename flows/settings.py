@@ -195,8 +195,6 @@ class Settings(_Strict):
                     )
 
 
-
-
 def _expand(value: Any, path: str, env: Mapping[str, str]) -> Any:
     if isinstance(value, str):
 
@@ -252,7 +250,12 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     channels = tuple(c.model_copy(update={"path": rel(c.path)}) for c in settings.channels)
     alerting = settings.alerting.model_copy(update={"templates": rel(settings.alerting.templates)})
     return settings.model_copy(
-        update={"warehouse": warehouse, "source": source, "channels": channels, "alerting": alerting}
+        update={
+            "warehouse": warehouse,
+            "source": source,
+            "channels": channels,
+            "alerting": alerting,
+        }
     )
 
 

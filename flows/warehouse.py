@@ -60,7 +60,9 @@ class Warehouse:
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
         if read_only and not self.path.exists():
-            raise WarehouseBusyError(f"warehouse {self.path} does not exist yet (run shoppulse run)")
+            raise WarehouseBusyError(
+                f"warehouse {self.path} does not exist yet (run shoppulse run)"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = self._connect(read_only)
         self.con.execute("set TimeZone = 'UTC'")
@@ -113,7 +115,7 @@ class Warehouse:
 
     def frame(self, sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> pl.DataFrame:
         """Run a query and return its result as a Polars frame (via Arrow, no Python rows)."""
-        table = self.con.execute(sql, params or {}).to_arrow_table()
+        table = self.con.sql(sql, params=params or None).to_arrow_table()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame

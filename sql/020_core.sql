@@ -13,7 +13,6 @@ create table if not exists core.orders (
     paid_at timestamptz,
     updated_at timestamptz not null,
     extra json,
-    batch_id varchar not null,
     primary key (order_id, sku_id)
 );
 
@@ -27,7 +26,6 @@ create table if not exists core.traffic (
     add_to_cart bigint not null,
     favorites bigint not null,
     extra json,
-    batch_id varchar not null,
     primary key (hour, source, sku_id)
 );
 
@@ -38,7 +36,6 @@ create table if not exists core.inventory (
     on_hand bigint not null,
     reserved bigint not null,
     extra json,
-    batch_id varchar not null,
     primary key (snapshot_at, sku_id, warehouse)
 );
 
@@ -51,7 +48,6 @@ create table if not exists core.products (
     safety_stock integer not null,
     updated_at timestamptz not null,
     extra json,
-    batch_id varchar not null
 );
 
 create table if not exists core.promotions (
@@ -64,7 +60,6 @@ create table if not exists core.promotions (
     discount_amount double,
     updated_at timestamptz not null,
     extra json,
-    batch_id varchar not null
 );
 
 create table if not exists core.promotion_items (
@@ -84,6 +79,5 @@ create table if not exists core.keywords (
     buyers bigint not null,
     pay_amount double not null,
     extra json,
-    batch_id varchar not null,
     primary key (hour, keyword)
 );

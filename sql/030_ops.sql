@@ -25,7 +25,10 @@ create table if not exists ops.quarantine (
     seq bigint not null,
     reason varchar not null,
     record json not null,
-    quarantined_at timestamptz not null default current_timestamp
+    record_hash varchar not null,
+    quarantined_at timestamptz not null default current_timestamp,
+    -- the same bad record landed twice is kept once
+    primary key (dataset, record_hash)
 );
 
 -- export failures after retries, read by the data_gap rule

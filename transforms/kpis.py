@@ -91,7 +91,8 @@ def _in_promo(hours: pl.DataFrame, promotions: pl.DataFrame) -> pl.DataFrame:
     return (
         hours.join(spans, how="cross")
         .with_columns(
-            active=(pl.col("starts_at") < pl.col("hour") + HOUR) & (pl.col("ends_at") > pl.col("hour"))
+            active=(pl.col("starts_at") < pl.col("hour") + HOUR)
+            & (pl.col("ends_at") > pl.col("hour"))
         )
         .group_by("hour")
         .agg(in_promo=pl.col("active").any())

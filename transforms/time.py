@@ -39,6 +39,8 @@ def hour_windows(start: datetime, end: datetime, tz: str) -> pl.Series:
     """Every shop-local hour start in [start, end), as UTC instants."""
     if end <= start:
         return pl.Series("hour", [], dtype=pl.Datetime("us", "UTC"))
-    minutes = pl.datetime_range(start, end, interval="15m", closed="left", time_zone="UTC", eager=True)
+    minutes = pl.datetime_range(
+        start, end, interval="15m", closed="left", time_zone="UTC", eager=True
+    )
     frame = pl.DataFrame({"t": minutes}).select(hour=local_hour_start(pl.col("t"), tz)).unique()
     return frame.filter(pl.col("hour") >= start).get_column("hour").sort()

@@ -1,0 +1,239 @@
+"""Extract: read the shop backend's exports page by page (HTTP API or exported files)."""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import orjson
+
+from flows.errors import ExportFatalError, ExportTransientError
+from flows.settings import SourceSettings
+
+__all__ = [
+    "DATASETS",
+    "ExportSource",
+    "FilePage",
+    "FileSource",
+    "HttpSource",
+    "JsonPage",
+    "Page",
+    "make_source",
+]
+
+DATASETS = ("products", "promotions", "orders", "traffic", "inventory", "keywords")
+FILE_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+
+@dataclass(frozen=True)
+class JsonPage:
+    """One page of the export API: the body's JSON text, with its item count."""
+
+    text: str
+    count: int
+
+
+@dataclass(frozen=True)
+class FilePage:
+    """One exported file, read by DuckDB's own reader."""
+
+    path: Path
+    format: str
+
+
+Page = JsonPage | FilePage
+
+
+class ExportSource(Protocol):
+    """Where exports come from; yields pages of one dataset for a window."""
+
+    name: str
+
+    def pages(self, dataset: str, since: datetime | None, until: datetime) -> Iterator[Page]: ...
+
+
+def _safe_url(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, (parsed - datetime.now(UTC)).total_seconds()) if parsed else None
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+class HttpSource:
+    """The backend's export API (DESIGN.md §3) over httpx, with bounded retries."""
+
+    def __init__(
+        self,
+        settings: SourceSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_retry: Callable[[str, str, float], None] | None = None,
+    ) -> None:
+        assert settings.base_url is not None
+        self.settings = settings
+        self.name = _safe_url(settings.base_url)
+        token = settings.token.get_secret_value() if settings.token else ""
+        self._client = httpx.Client(
+            base_url=settings.base_url,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=settings.timeout_seconds,
+            transport=transport,
+        )
+        self._sleep = sleep
+        self._on_retry = on_retry
+        self.retries = 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    def pages(self, dataset: str, since: datetime | None, until: datetime) -> Iterator[JsonPage]:
+        """Every page of `dataset` in [since, until), following next_cursor until it is null."""
+        params: dict[str, str | int] = {"until": _iso(until), "limit": self.settings.page_size}
+        if since is not None:
+            params["since"] = _iso(since)
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            query = dict(params, cursor=cursor) if cursor else params
+            body = self._get(dataset, query)
+            try:
+                doc = orjson.loads(body)
+                items = doc["items"]
+                cursor = doc.get("next_cursor")
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                raise ExportFatalError(
+                    f"{self.name}: export {dataset} returned a page that is not"
+                    " {'items': [...], 'next_cursor': ...}",
+                    dataset=dataset,
+                    source=self.name,
+                ) from None
+            if not isinstance(items, list):
+                raise ExportFatalError(
+                    f"{self.name}: export {dataset} page has no items list",
+                    dataset=dataset,
+                    source=self.name,
+                )
+            if items:
+                yield JsonPage(text=body.decode("utf-8"), count=len(items))
+            if not cursor:
+                return
+            if cursor in seen:
+                raise ExportFatalError(
+                    f"{self.name}: export {dataset} returned the same next_cursor twice",
+                    dataset=dataset,
+                    source=self.name,
+                )
+            seen.add(cursor)
+
+    def _get(self, dataset: str, params: dict[str, str | int]) -> bytes:
+        path = f"/v1/exports/{dataset}"
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            wait: float | None = None
+            try:
+                response = self._client.get(path, params=params)
+            except httpx.TransportError as exc:
+                problem = f"{type(exc).__name__}"
+            else:
+                status = response.status_code
+                if status == 200:
+                    return response.content
+                if status == 401 or status == 403:
+                    raise ExportFatalError(
+                        f"{self.name}: export {dataset} refused with HTTP {status}:"
+                        " the token was not accepted (check source.token)",
+                        dataset=dataset,
+                        source=self.name,
+                    )
+                if status == 404:
+                    raise ExportFatalError(
+                        f"{self.name}: export {dataset} not found (HTTP 404):"
+                        " the backend does not serve this dataset",
+                        dataset=dataset,
+                        source=self.name,
+                    )
+                if status == 429 or status >= 500:
+                    problem = f"HTTP {status}"
+                    wait = _retry_after(response)
+                else:
+                    detail = response.text[:200]
+                    with contextlib.suppress(ValueError, AttributeError):
+                        detail = str(response.json().get("error", detail))
+                    raise ExportFatalError(
+                        f"{self.name}: export {dataset} rejected with HTTP {status}: {detail}",
+                        dataset=dataset,
+                        source=self.name,
+                    )
+            elapsed = time.monotonic() - started
+            if wait is None:
+                wait = random.uniform(0, min(30.0, 0.5 * 2 ** (attempt - 1)))
+            if attempt >= self.settings.max_attempts or (
+                elapsed + wait > self.settings.max_retry_seconds
+            ):
+                raise ExportTransientError(
+                    f"{self.name}: export {dataset} failed after {attempt} attempts"
+                    f" in {elapsed:.1f}s, last: {problem}",
+                    dataset=dataset,
+                    source=self.name,
+                )
+            self.retries += 1
+            if self._on_retry is not None:
+                self._on_retry(dataset, problem, wait)
+            self._sleep(wait)
+
+
+class FileSource:
+    """Exports downloaded by hand: <path>/<dataset>/*.jsonl|*.csv|*.parquet."""
+
+    def __init__(self, settings: SourceSettings) -> None:
+        assert settings.path is not None
+        self.root = settings.path
+        self.name = str(self.root)
+
+    def close(self) -> None:
+        pass
+
+    def pages(self, dataset: str, since: datetime | None, until: datetime) -> Iterator[FilePage]:
+        """Every file of the dataset's folder, in name order; the loader filters the window."""
+        folder = self.root / dataset
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.iterdir()):
+            fmt = FILE_FORMATS.get(path.suffix.lower())
+            if fmt is not None and path.is_file():
+                yield FilePage(path=path, format=fmt)
+
+
+def make_source(settings: SourceSettings, **kwargs: object) -> HttpSource | FileSource:
+    """The export source the settings name."""
+    if settings.kind == "files":
+        return FileSource(settings)
+    return HttpSource(settings, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,258 @@
+"""Load: land pages in raw, type them with sql/staging, quarantine the bad, merge into core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from flows.extract import FilePage, JsonPage, Page
+from flows.warehouse import Warehouse, read_sql
+
+__all__ = ["MERGES", "WINDOW_FIELDS", "LoadResult", "land", "merge_batch"]
+
+WINDOW_FIELDS = {
+    "orders": "updated_at",
+    "traffic": "hour",
+    "inventory": "snapshot_at",
+    "products": "updated_at",
+    "promotions": "updated_at",
+    "keywords": "hour",
+}
+
+
+@dataclass(frozen=True)
+class Merge:
+    """How a dataset's staged rows enter core: its key, and the version column if it has one."""
+
+    table: str
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+    version: str | None = None
+
+
+MERGES = {
+    "orders": Merge(
+        "core.orders",
+        ("order_id", "sku_id"),
+        (
+            "buyer_id",
+            "quantity",
+            "unit_price",
+            "pay_amount",
+            "status",
+            "source",
+            "promo_id",
+            "created_at",
+            "paid_at",
+            "updated_at",
+            "extra",
+        ),
+        version="updated_at",
+    ),
+    "traffic": Merge(
+        "core.traffic",
+        ("hour", "source", "sku_id"),
+        ("visitors", "page_views", "bounces", "add_to_cart", "favorites", "extra"),
+    ),
+    "inventory": Merge(
+        "core.inventory",
+        ("snapshot_at", "sku_id", "warehouse"),
+        ("on_hand", "reserved", "extra"),
+    ),
+    "products": Merge(
+        "core.products",
+        ("sku_id",),
+        (
+            "title",
+            "category",
+            "list_price",
+            "lowest_price_90d",
+            "safety_stock",
+            "updated_at",
+            "extra",
+        ),
+        version="updated_at",
+    ),
+    "promotions": Merge(
+        "core.promotions",
+        ("promo_id",),
+        (
+            "name",
+            "kind",
+            "starts_at",
+            "ends_at",
+            "threshold_amount",
+            "discount_amount",
+            "updated_at",
+            "extra",
+        ),
+        version="updated_at",
+    ),
+    "keywords": Merge(
+        "core.keywords",
+        ("hour", "keyword"),
+        ("impressions", "clicks", "visitors", "buyers", "pay_amount", "extra"),
+    ),
+}
+
+# instants whose KPI hour a changed row touches
+_TOUCH = {
+    "orders": ("created_at", "paid_at", "updated_at"),
+    "traffic": ("hour",),
+    "keywords": ("hour",),
+    "inventory": ("snapshot_at",),
+}
+
+
+@dataclass
+class LoadResult:
+    """What one dataset's load did."""
+
+    dataset: str
+    landed: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    touched: pl.Series = field(default_factory=lambda: pl.Series("t", [], pl.Datetime("us", "UTC")))
+
+
+def land(
+    wh: Warehouse,
+    batch_id: str,
+    dataset: str,
+    page: Page,
+    seq: int,
+    since: datetime | None,
+    until: datetime,
+) -> int:
+    """Append one page's records to raw.records in bulk (DuckDB parses them); returns the count."""
+    if isinstance(page, JsonPage):
+        reader = "select unnest(from_json($text::json -> 'items', '[\"json\"]')) as record"
+        params: dict[str, object] = {"text": page.text}
+    else:
+        reader = _file_reader(page)
+        params = {"path": str(page.path)}
+    window = WINDOW_FIELDS[dataset]
+    sql = f"""
+        insert into raw.records (batch_id, dataset, seq, record)
+        select $batch_id, $dataset, $seq + row_number() over (), record
+        from ({reader})
+        where as_ts(record ->> '{window}') is null
+            or (($since::timestamptz is null or as_ts(record ->> '{window}') >= $since)
+                and as_ts(record ->> '{window}') < $until)
+    """
+    params.update(batch_id=batch_id, dataset=dataset, seq=seq, since=since, until=until)
+    # DuckDB answers an insert with the number of rows it inserted
+    return int(wh.rows(sql, params)[0][0])
+
+
+def _file_reader(page: FilePage) -> str:
+    if page.format == "jsonl":
+        return "select json as record from read_json_objects($path, format = 'newline_delimited')"
+    if page.format == "csv":
+        return (
+            "select to_json(t) as record from read_csv($path, all_varchar = true, header = true) t"
+        )
+    return "select to_json(t) as record from read_parquet($path) t"
+
+
+def merge_batch(wh: Warehouse, batch_id: str, dataset: str) -> LoadResult:
+    """Type the batch with its staging model, quarantine failures, merge the rest into core.
+
+    Runs inside the caller's transaction: on failure its rollback undoes all of this.
+    """
+    merge = MERGES[dataset]
+    staged = f"_stg_{dataset}"
+    stage = read_sql(f"staging/stg_{dataset}")
+    wh.execute(f"create or replace temp table {staged} as {stage}", {"batch_id": batch_id})
+    wh.execute(
+        f"""
+        insert or ignore into ops.quarantine (batch_id, dataset, seq, reason, record, record_hash)
+        select $batch_id, $dataset, seq, reason, record, md5(record::varchar)
+        from {staged} where reason is not null
+        """,
+        {"batch_id": batch_id, "dataset": dataset},
+    )
+    landed, quarantined = wh.rows(f"select count(*), count(reason) from {staged}")[0]
+    result = LoadResult(
+        dataset, landed=landed, loaded=landed - quarantined, quarantined=quarantined
+    )
+    result.touched = _touched(wh, staged, merge, dataset)
+    keys = ", ".join(merge.key)
+    columns = ", ".join([*merge.key, *merge.columns])
+    updates = ", ".join(f"{c} = excluded.{c}" for c in merge.columns)
+    order = f"{merge.version} desc, seq desc" if merge.version else "seq desc"
+    newer = (
+        f" where excluded.{merge.version} >= {merge.table}.{merge.version}" if merge.version else ""
+    )
+    wh.execute(
+        f"""
+        insert into {merge.table} ({columns})
+        select {columns} from {staged}
+        where reason is null
+        qualify row_number() over (partition by {keys} order by {order}) = 1
+        on conflict ({keys}) do update set {updates}{newer}
+        """
+    )
+    if dataset == "promotions":
+        _merge_promotion_items(wh, staged)
+    wh.execute(f"drop table {staged}")
+    return result
+
+
+def _touched(wh: Warehouse, staged: str, merge: Merge, dataset: str) -> pl.Series:
+    """Instants (to the quarter hour) of the staged rows and of the core versions they replace."""
+    fields = _TOUCH.get(dataset, ())
+    if not fields:
+        return LoadResult(dataset).touched
+    join = " and ".join(f"c.{k} = s.{k}" for k in merge.key)
+    selects = []
+    for name in fields:
+        selects.append(f"select s.{name} as t from {staged} s where s.reason is null")
+        if merge.version:
+            selects.append(
+                f"select c.{name} as t from {staged} s join {merge.table} c on {join}"
+                " where s.reason is null"
+            )
+    sql = (
+        "select distinct time_bucket(interval '15 minutes', t) as t from ("
+        + " union all ".join(selects)
+        + ") where t is not null order by t"
+    )
+    return wh.frame(sql).get_column("t").cast(pl.Datetime("us", "UTC"))
+
+
+def _merge_promotion_items(wh: Warehouse, staged: str) -> None:
+    # a promotion's item list is replaced whole by the version that won the merge
+    wh.execute(
+        f"""
+        delete from core.promotion_items
+        where promo_id in (
+            select s.promo_id from {staged} s
+            join core.promotions p on p.promo_id = s.promo_id and p.updated_at = s.updated_at
+            where s.reason is null
+        )
+        """
+    )
+    wh.execute(
+        f"""
+        insert or replace into core.promotion_items
+            (promo_id, sku_id, promo_price, stock_commitment)
+        with won as (
+            select s.promo_id, s.items from {staged} s
+            join core.promotions p on p.promo_id = s.promo_id and p.updated_at = s.updated_at
+            where s.reason is null
+            qualify row_number() over (partition by s.promo_id order by s.seq desc) = 1
+        ),
+        items as (
+            select promo_id, unnest(from_json(items, '["json"]')) as item from won
+        )
+        select
+            promo_id,
+            item ->> 'sku_id',
+            as_num(item ->> 'promo_price'),
+            as_int(item ->> 'stock_commitment')
+        from items
+        """
+    )
