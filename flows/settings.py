@@ -159,6 +159,8 @@ class ChannelSettings(_Strict):
     to: tuple[str, ...] = ()
     starttls: bool = True
     timeout_seconds: float = Field(default=10.0, gt=0)
+    # messages for this channel in another language than shop.locale (e.g. a global Slack)
+    locale: Literal["en", "zh-CN"] | None = None
 
 
 class RouteSettings(_Strict):
@@ -173,6 +175,8 @@ class AlertingSettings(_Strict):
     send_resolved: bool = True
     max_attempts: int = Field(default=5, ge=1)
     templates: Path | None = None
+    # ISO 4217 code of the shop's prices, used to format money in messages
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
 
 
 class Settings(_Strict):
