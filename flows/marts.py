@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
 from flows.warehouse import Warehouse, read_sql
-from transforms import kpi_hourly, local_hour_start
+from transforms import (
+    keyword_daily,
+    kpi_daily,
+    kpi_hourly,
+    kpi_hourly_by_source,
+    local_day_bounds,
+    local_day_start,
+    local_hour_start,
+    rfm_segments,
+    sku_hourly,
+    stock_cover,
+)
+from transforms.rfm import RFM_BASE_SCHEMA, RFM_DAYS
 
-__all__ = ["affected_hours", "refresh_marts"]
+__all__ = [
+    "affected_days",
+    "affected_hours",
+    "refresh_marts",
+    "refresh_rfm",
+    "refresh_stock_cover",
+]
+
+HOUR = timedelta(hours=1)
+VELOCITY_HOURS = 24
+LOOKAHEAD_HOURS = 24
+# an inventory snapshot older than this is not the SKU's stock any more
+SNAPSHOT_MAX_AGE = timedelta(days=7)
+RFM_KEEP_DAYS = 14
 
 
 def affected_hours(touched: pl.Series, tz: str) -> pl.Series:
@@ -18,24 +44,107 @@ def affected_hours(touched: pl.Series, tz: str) -> pl.Series:
     return frame.select(hour=local_hour_start(pl.col("t"), tz)).get_column("hour").unique().sort()
 
 
+def affected_days(hours: pl.Series, tz: str) -> pl.Series:
+    """The shop-local dates of the given hour starts."""
+    frame = pl.DataFrame({"hour": hours.cast(pl.Datetime("us", "UTC"))})
+    return frame.select(day=local_day_start(pl.col("hour"), tz)).get_column("day").unique().sort()
+
+
+def _spans(bounds: pl.DataFrame) -> list[tuple[datetime, datetime]]:
+    """Contiguous [start, end) ranges covering the given days, adjacent days merged."""
+    spans: list[tuple[datetime, datetime]] = []
+    for start, end in bounds.select("day_start", "day_end").sort("day_start").iter_rows():
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _read(wh: Warehouse, model: str, spans: list[tuple[datetime, datetime]]) -> pl.DataFrame:
+    # one bound range per query, so DuckDB prunes by zone maps instead of scanning history
+    sql = read_sql(f"reads/{model}")
+    return pl.concat([wh.frame(sql, {"start": s, "end": e}) for s, e in spans])
+
+
 def refresh_marts(wh: Warehouse, tz: str, touched: pl.Series) -> int:
-    """Recompute every mart row of the touched hours; returns the number of hours refreshed."""
+    """Recompute every mart row of the touched hours and their days; returns the hour count.
+
+    Hourly marts are replaced for the touched hours, daily marts for their whole local days,
+    and stock cover for the end of the latest touched hour. Runs in the caller's transaction.
+    """
     hours = affected_hours(touched, tz)
     if hours.is_empty():
         return 0
-    wh.con.register("_hours", pl.DataFrame({"hour": hours}).to_arrow())
-    try:
-        orders = wh.frame(read_sql("reads/orders_for_hours"))
-        traffic = wh.frame(read_sql("reads/traffic_for_hours"))
-        start, end = hours.min(), hours.max()
-        assert isinstance(start, datetime) and isinstance(end, datetime)
-        promotions = wh.frame(
-            "select promo_id, starts_at, ends_at from core.promotions"
-            " where starts_at < ? and ends_at > ?",
-            [end + timedelta(hours=1), start],
-        )
-    finally:
-        wh.con.unregister("_hours")
-    kpis = kpi_hourly(orders, traffic, promotions, hours, tz)
-    wh.replace_rows("mart.kpi_hourly", kpis, "hour", hours)
+    days = affected_days(hours, tz)
+    spans = _spans(local_day_bounds(days, tz))
+    orders = _read(wh, "orders_in_span", spans).unique(["order_id", "sku_id"])
+    traffic = _read(wh, "traffic_in_span", spans)
+    keywords = _read(wh, "keywords_in_span", spans)
+    promotions = wh.frame(
+        read_sql("reads/promotions_in_span"), {"start": spans[0][0], "end": spans[-1][1]}
+    )
+
+    wh.replace_rows(
+        "mart.kpi_hourly", kpi_hourly(orders, traffic, promotions, hours, tz), "hour", hours
+    )
+    wh.replace_rows(
+        "mart.kpi_hourly_by_source",
+        kpi_hourly_by_source(orders, traffic, promotions, hours, tz),
+        "hour",
+        hours,
+    )
+    wh.replace_rows("mart.sku_hourly", sku_hourly(orders, traffic, hours, tz), "hour", hours)
+    wh.replace_rows("mart.kpi_daily", kpi_daily(orders, traffic, promotions, days, tz), "day", days)
+    wh.replace_rows("mart.keyword_daily", keyword_daily(keywords, days, tz), "day", days)
+
+    latest = hours.max()
+    assert isinstance(latest, datetime)
+    refresh_stock_cover(wh, latest + HOUR)
     return hours.len()
+
+
+def refresh_stock_cover(wh: Warehouse, as_of: datetime) -> int:
+    """Replace mart.stock_cover at `as_of` (an hour end); returns the number of SKUs."""
+    params: dict[str, Any] = {"as_of": as_of}
+    inventory = wh.frame(read_sql("reads/inventory_at"), {**params, "max_age": SNAPSHOT_MAX_AGE})
+    paid = wh.frame(
+        read_sql("reads/paid_lines_in_span"),
+        {"start": as_of - timedelta(hours=VELOCITY_HOURS), "end": as_of},
+    )
+    lookahead = timedelta(hours=LOOKAHEAD_HOURS)
+    promotions = wh.frame(
+        read_sql("reads/promotions_in_span"), {"start": as_of, "end": as_of + lookahead + HOUR}
+    )
+    items = wh.frame(read_sql("reads/promotion_items_at"), {**params, "lookahead": lookahead})
+    cover = stock_cover(
+        inventory,
+        paid,
+        promotions,
+        items,
+        as_of,
+        velocity_hours=VELOCITY_HOURS,
+        lookahead_hours=LOOKAHEAD_HOURS,
+    )
+    wh.replace_rows("mart.stock_cover", cover, "as_of", pl.Series([as_of.astimezone(UTC)]))
+    return cover.height
+
+
+def refresh_rfm(wh: Warehouse, tz: str, as_of: datetime, *, keep_days: int = RFM_KEEP_DAYS) -> int:
+    """Replace mart.rfm_segments at `as_of` from the 365 days before it; returns the buyer count.
+
+    Meant for a daily run at local midnight. Runs in its own transaction, and drops
+    snapshots more than `keep_days` older than as_of (each holds one row per buyer).
+    """
+    base = wh.frame(
+        read_sql("reads/rfm_buyers"), {"start": as_of - timedelta(days=RFM_DAYS), "end": as_of}
+    )
+    base = base.select([pl.col(n).cast(t) for n, t in RFM_BASE_SCHEMA.items()])
+    segments = rfm_segments(base, as_of, tz)
+    with wh.transaction():
+        wh.replace_rows("mart.rfm_segments", segments, "as_of", pl.Series([as_of.astimezone(UTC)]))
+        wh.execute(
+            "delete from mart.rfm_segments where as_of < ?",
+            [as_of - timedelta(days=keep_days)],
+        )
+    return segments.height

@@ -1,18 +1,37 @@
-"""Shop-level hourly KPIs (DESIGN.md §5), computed from core order lines and traffic."""
+"""Shop KPIs (DESIGN.md §5) per local hour, hour × source, hour × SKU and local day.
+
+Every rate is recomputed from the base counts of its own period: a daily rate is never an
+average of hourly rates, and daily `buyers`/`paid_orders` are distinct over the whole day.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import polars as pl
 
-from transforms.time import HOUR, local_hour_start
+from transforms.time import HOUR, local_day_bounds, local_day_start, local_hour_start
 
-__all__ = ["KPI_HOURLY_SCHEMA", "TRAFFIC_MEASURES", "kpi_hourly", "ratio"]
+__all__ = [
+    "KPI_DAILY_SCHEMA",
+    "KPI_HOURLY_BY_SOURCE_SCHEMA",
+    "KPI_HOURLY_SCHEMA",
+    "SKU_HOURLY_SCHEMA",
+    "TRAFFIC_MEASURES",
+    "kpi_daily",
+    "kpi_hourly",
+    "kpi_hourly_by_source",
+    "measures",
+    "ratio",
+    "sku_hourly",
+]
+
+Grain = Literal["hour", "day"]
 
 TS = pl.Datetime("us", "UTC")
 TRAFFIC_MEASURES = ("visitors", "page_views", "bounces", "add_to_cart", "favorites")
 
-KPI_HOURLY_SCHEMA: dict[str, pl.DataType] = {
-    "hour": TS,
+_MEASURE_SCHEMA: dict[str, pl.DataType] = {
     "visitors": pl.Int64(),
     "page_views": pl.Int64(),
     "bounces": pl.Int64(),
@@ -32,6 +51,23 @@ KPI_HOURLY_SCHEMA: dict[str, pl.DataType] = {
     "in_promo": pl.Boolean(),
 }
 
+KPI_HOURLY_SCHEMA: dict[str, pl.DataType] = {"hour": TS, **_MEASURE_SCHEMA}
+KPI_HOURLY_BY_SOURCE_SCHEMA: dict[str, pl.DataType] = {
+    "hour": TS,
+    "source": pl.String(),
+    **_MEASURE_SCHEMA,
+}
+KPI_DAILY_SCHEMA: dict[str, pl.DataType] = {"day": pl.Date(), **_MEASURE_SCHEMA}
+SKU_HOURLY_SCHEMA: dict[str, pl.DataType] = {
+    "hour": TS,
+    "sku_id": pl.String(),
+    "visitors": pl.Int64(),
+    "add_to_cart": pl.Int64(),
+    "units": pl.Int64(),
+    "gmv": pl.Float64(),
+    "buyers": pl.Int64(),
+}
+
 
 def ratio(numerator: str, denominator: str) -> pl.Expr:
     """numerator / denominator, null (never inf or NaN) when the denominator is zero."""
@@ -42,11 +78,15 @@ def ratio(numerator: str, denominator: str) -> pl.Expr:
     )
 
 
-def _paid(orders: pl.DataFrame, tz: str, keys: list[str]) -> pl.DataFrame:
+def _period(expr: pl.Expr, tz: str, grain: Grain) -> pl.Expr:
+    return local_hour_start(expr, tz) if grain == "hour" else local_day_start(expr, tz)
+
+
+def _paid(orders: pl.DataFrame, tz: str, keys: list[str], grain: Grain) -> pl.DataFrame:
     return (
         orders.filter(pl.col("paid_at").is_not_null())
-        .with_columns(hour=local_hour_start(pl.col("paid_at"), tz))
-        .group_by(["hour", *keys])
+        .with_columns(period=_period(pl.col("paid_at"), tz, grain))
+        .group_by(["period", *keys])
         .agg(
             paid_orders=pl.col("order_id").n_unique().cast(pl.Int64),
             buyers=pl.col("buyer_id").n_unique().cast(pl.Int64),
@@ -56,10 +96,10 @@ def _paid(orders: pl.DataFrame, tz: str, keys: list[str]) -> pl.DataFrame:
     )
 
 
-def _created(orders: pl.DataFrame, tz: str, keys: list[str]) -> pl.DataFrame:
+def _created(orders: pl.DataFrame, tz: str, keys: list[str], grain: Grain) -> pl.DataFrame:
     return (
-        orders.with_columns(hour=local_hour_start(pl.col("created_at"), tz))
-        .group_by(["hour", *keys])
+        orders.with_columns(period=_period(pl.col("created_at"), tz, grain))
+        .group_by(["period", *keys])
         .agg(
             created_lines=pl.len().cast(pl.Int64),
             cancelled_orders=(pl.col("status") == "cancelled").sum().cast(pl.Int64),
@@ -67,65 +107,89 @@ def _created(orders: pl.DataFrame, tz: str, keys: list[str]) -> pl.DataFrame:
     )
 
 
-def _refunds(orders: pl.DataFrame, tz: str, keys: list[str]) -> pl.DataFrame:
+def _refunds(orders: pl.DataFrame, tz: str, keys: list[str], grain: Grain) -> pl.DataFrame:
+    # a refund is recorded when the line last changed: its latest version is the refund
     return (
         orders.filter(pl.col("status") == "refunded")
-        .with_columns(hour=local_hour_start(pl.col("updated_at"), tz))
-        .group_by(["hour", *keys])
+        .with_columns(period=_period(pl.col("updated_at"), tz, grain))
+        .group_by(["period", *keys])
         .agg(refund_amount=pl.col("pay_amount").sum().cast(pl.Float64))
     )
 
 
-def _traffic(traffic: pl.DataFrame, tz: str, keys: list[str]) -> pl.DataFrame:
+def _traffic(traffic: pl.DataFrame, tz: str, keys: list[str], grain: Grain) -> pl.DataFrame:
     return (
-        traffic.with_columns(hour=local_hour_start(pl.col("hour"), tz))
-        .group_by(["hour", *keys])
+        traffic.with_columns(period=_period(pl.col("hour"), tz, grain))
+        .group_by(["period", *keys])
         .agg([pl.col(m).sum().cast(pl.Int64) for m in TRAFFIC_MEASURES])
     )
 
 
-def _in_promo(hours: pl.DataFrame, promotions: pl.DataFrame) -> pl.DataFrame:
-    if promotions.is_empty():
-        return hours.with_columns(in_promo=pl.lit(False))
-    spans = promotions.select("starts_at", "ends_at")
-    return (
-        hours.join(spans, how="cross")
-        .with_columns(
-            active=(pl.col("starts_at") < pl.col("hour") + HOUR)
-            & (pl.col("ends_at") > pl.col("hour"))
-        )
-        .group_by("hour")
-        .agg(in_promo=pl.col("active").any())
-        .join(hours, on="hour", how="right")
-        .select("hour", pl.col("in_promo").fill_null(False))
-    )
-
-
-def measures(
-    orders: pl.DataFrame, traffic: pl.DataFrame, hours: pl.Series, tz: str, keys: list[str]
+def _measures(
+    orders: pl.DataFrame,
+    traffic: pl.DataFrame,
+    periods: pl.Series,
+    tz: str,
+    keys: list[str],
+    grain: Grain,
 ) -> pl.DataFrame:
-    """Base counts and rates for each hour in `hours` (and each combination of `keys`)."""
     parts = [
-        _traffic(traffic, tz, keys),
-        _paid(orders, tz, keys),
-        _created(orders, tz, keys),
-        _refunds(orders, tz, keys),
+        _traffic(traffic, tz, keys, grain),
+        _paid(orders, tz, keys, grain),
+        _created(orders, tz, keys, grain),
+        _refunds(orders, tz, keys, grain),
     ]
-    wanted = pl.DataFrame({"hour": hours.cast(TS)})
+    dtype = TS if grain == "hour" else pl.Date()
+    wanted = pl.DataFrame({"period": periods.cast(dtype)}).unique()
     if keys:
-        combos = pl.concat([p.select(keys) for p in parts]).unique()
-        base = wanted.join(combos, how="cross")
+        # only the (period, key) pairs where something happened: the rows do not depend on
+        # which other periods were refreshed in the same call
+        seen = pl.concat([p.select("period", *keys) for p in parts]).unique()
+        base = seen.join(wanted, on="period", how="semi")
     else:
         base = wanted
     for part in parts:
-        base = base.join(part, on=["hour", *keys], how="left")
-    counts = [c for p in parts for c in p.columns if c not in ("hour", *keys)]
+        base = base.join(part, on=["period", *keys], how="left")
+    counts = [c for p in parts for c in p.columns if c not in ("period", *keys)]
     return base.with_columns([pl.col(c).fill_null(0) for c in counts]).with_columns(
         bounce_rate=ratio("bounces", "visitors"),
         conversion_rate=ratio("buyers", "visitors"),
         aov=ratio("gmv", "buyers"),
         cancel_rate=ratio("cancelled_orders", "created_lines"),
     )
+
+
+def measures(
+    orders: pl.DataFrame, traffic: pl.DataFrame, hours: pl.Series, tz: str, keys: list[str]
+) -> pl.DataFrame:
+    """Base counts and rates for each hour in `hours` (and each combination of `keys`).
+
+    Without keys every requested hour has a row (zeros where nothing happened); with keys,
+    only the (hour, key) pairs that had traffic or order lines in that hour.
+    """
+    return _measures(orders, traffic, hours, tz, keys, "hour").rename({"period": "hour"})
+
+
+def _in_promo(spans: pl.DataFrame, promotions: pl.DataFrame) -> pl.DataFrame:
+    """Whether any promotion overlaps each period [start, end)."""
+    if promotions.is_empty():
+        return spans.select("period", in_promo=pl.lit(False))
+    active = (
+        spans.join(promotions.select("starts_at", "ends_at"), how="cross")
+        .filter((pl.col("starts_at") < pl.col("end")) & (pl.col("ends_at") > pl.col("start")))
+        .select("period")
+        .unique()
+    )
+    return spans.select("period", in_promo=pl.col("period").is_in(active.get_column("period")))
+
+
+def _hour_spans(hours: pl.Series) -> pl.DataFrame:
+    frame = pl.DataFrame({"period": hours.cast(TS)}).unique()
+    return frame.with_columns(start=pl.col("period"), end=pl.col("period") + HOUR)
+
+
+def _select(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 
 
 def kpi_hourly(
@@ -136,8 +200,49 @@ def kpi_hourly(
     tz: str,
 ) -> pl.DataFrame:
     """One mart.kpi_hourly row per requested local hour, zeros where nothing happened."""
-    base = measures(orders, traffic, hours, tz, keys=[])
-    flagged = base.join(_in_promo(base.select("hour"), promotions), on="hour", how="left")
-    return flagged.select(
-        [pl.col(name).cast(dtype) for name, dtype in KPI_HOURLY_SCHEMA.items()]
-    ).sort("hour")
+    base = _measures(orders, traffic, hours, tz, [], "hour")
+    flagged = base.join(_in_promo(_hour_spans(hours), promotions), on="period", how="left")
+    return _select(flagged.rename({"period": "hour"}), KPI_HOURLY_SCHEMA).sort("hour")
+
+
+def kpi_hourly_by_source(
+    orders: pl.DataFrame,
+    traffic: pl.DataFrame,
+    promotions: pl.DataFrame,
+    hours: pl.Series,
+    tz: str,
+) -> pl.DataFrame:
+    """mart.kpi_hourly_by_source: the hourly KPIs per traffic source, for sources active then."""
+    base = _measures(orders, traffic, hours, tz, ["source"], "hour")
+    flagged = base.join(_in_promo(_hour_spans(hours), promotions), on="period", how="left")
+    return _select(flagged.rename({"period": "hour"}), KPI_HOURLY_BY_SOURCE_SCHEMA).sort(
+        "hour", "source"
+    )
+
+
+def sku_hourly(
+    orders: pl.DataFrame, traffic: pl.DataFrame, hours: pl.Series, tz: str
+) -> pl.DataFrame:
+    """mart.sku_hourly: visitors, add-to-cart and sales per SKU, for SKUs with any in the hour."""
+    base = _measures(orders, traffic, hours, tz, ["sku_id"], "hour")
+    # a SKU whose only event in the hour was a cancellation or refund has nothing to show here
+    shown = [c for c in SKU_HOURLY_SCHEMA if c not in ("hour", "sku_id")]
+    active = base.filter(pl.any_horizontal([pl.col(c) != 0 for c in shown]))
+    return _select(active.rename({"period": "hour"}), SKU_HOURLY_SCHEMA).sort("hour", "sku_id")
+
+
+def kpi_daily(
+    orders: pl.DataFrame,
+    traffic: pl.DataFrame,
+    promotions: pl.DataFrame,
+    days: pl.Series,
+    tz: str,
+) -> pl.DataFrame:
+    """One mart.kpi_daily row per requested shop-local date, from the day's base counts.
+
+    `orders` and `traffic` must hold every line and traffic row of those days.
+    """
+    base = _measures(orders, traffic, days, tz, [], "day")
+    bounds = local_day_bounds(days, tz).select(period="day", start="day_start", end="day_end")
+    flagged = base.join(_in_promo(bounds, promotions), on="period", how="left")
+    return _select(flagged.rename({"period": "day"}), KPI_DAILY_SCHEMA).sort("day")

@@ -6,7 +6,14 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-__all__ = ["HOUR", "hour_windows", "local_day_start", "local_hour_start", "utc"]
+__all__ = [
+    "HOUR",
+    "hour_windows",
+    "local_day_bounds",
+    "local_day_start",
+    "local_hour_start",
+    "utc",
+]
 
 HOUR = timedelta(hours=1)
 
@@ -44,3 +51,23 @@ def hour_windows(start: datetime, end: datetime, tz: str) -> pl.Series:
     )
     frame = pl.DataFrame({"t": minutes}).select(hour=local_hour_start(pl.col("t"), tz)).unique()
     return frame.filter(pl.col("hour") >= start).get_column("hour").sort()
+
+
+def _local_midnight(day: pl.Expr, tz: str) -> pl.Expr:
+    # a midnight skipped by a spring-forward gap starts the day at 01:00 local, the same instant
+    midnight = day.cast(pl.Datetime("us"))
+    return utc(
+        pl.coalesce(
+            midnight.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null"),
+            (midnight + HOUR).dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null"),
+        )
+    )
+
+
+def local_day_bounds(days: pl.Series, tz: str) -> pl.DataFrame:
+    """Each distinct shop-local date, with the instants it starts and ends (23 or 25 h on DST)."""
+    frame = pl.DataFrame({"day": days.cast(pl.Date)}).unique().sort("day")
+    return frame.with_columns(
+        day_start=_local_midnight(pl.col("day"), tz),
+        day_end=_local_midnight(pl.col("day").dt.offset_by("1d"), tz),
+    )
