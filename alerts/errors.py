@@ -6,6 +6,7 @@ from flows.errors import ShoppulseError
 
 __all__ = [
     "AlertError",
+    "ChannelConfigError",
     "DeliveryError",
     "InvalidAlertError",
     "RouteError",
@@ -40,3 +41,7 @@ class DeliveryError(AlertError):
     def __init__(self, message: str, *, channel: str) -> None:
         super().__init__(message)
         self.channel = channel
+
+
+class ChannelConfigError(AlertError):
+    """A channel's settings lack what its type needs (url, path, SMTP host, recipients)."""

@@ -1,0 +1,50 @@
+"""The one interface every channel implements, and what channels share."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import httpx
+
+from alerts.errors import ChannelConfigError
+from alerts.message import Message
+from alerts.renderer import Renderer
+from flows.settings import ChannelSettings
+
+__all__ = ["Channel", "ChannelBase"]
+
+
+class Channel(Protocol):
+    """Sends one message; raises DeliveryError (or another AlertError) when it was not taken."""
+
+    name: str
+
+    def send(self, message: Message) -> None: ...
+
+
+class ChannelBase:
+    """Settings, renderer and HTTP client, and the checks that the settings are complete."""
+
+    def __init__(self, config: ChannelSettings, renderer: Renderer, http: httpx.Client) -> None:
+        self.config = config
+        self.name = config.name
+        self.renderer = renderer
+        self.http = http
+        self.locale = config.locale or renderer.shop.locale
+
+    def _url(self) -> str:
+        if self.config.url is None or not self.config.url.get_secret_value():
+            raise ChannelConfigError(f"channels.{self.name}: type {self.config.type} needs a url")
+        url = self.config.url.get_secret_value()
+        if not url.startswith(("http://", "https://")):
+            raise ChannelConfigError(
+                f"channels.{self.name}: url must start with http:// or https://"
+            )
+        return url
+
+    def _secret(self) -> str | None:
+        secret = self.config.secret.get_secret_value() if self.config.secret else None
+        return secret or None
+
+    def send(self, message: Message) -> None:
+        raise NotImplementedError

@@ -1,0 +1,19 @@
+"""Channel `console`: prints each message to standard output (used by the demo)."""
+
+from __future__ import annotations
+
+import sys
+
+from alerts.channels.base import ChannelBase
+from alerts.message import Message
+
+__all__ = ["ConsoleChannel"]
+
+
+class ConsoleChannel(ChannelBase):
+    def send(self, message: Message) -> None:
+        subject = self.renderer.render("subject", message, locale=self.locale)
+        text = self.renderer.render("text", message, locale=self.locale)
+        rule = "─" * 72
+        # sys.stdout looked up at send time, so a redirected stdout is honoured
+        print(f"{rule}\n{subject}\n{rule}\n{text}", file=sys.stdout, flush=True)
