@@ -1,0 +1,176 @@
+"""Turning a named scenario into concrete hours, promotions and stock plans for one shop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.catalog import Catalog
+from simulator.clock import Clock
+from simulator.orders import LateRule
+from simulator.promotions import PromoItem, Promotion, active_by_hour, commitment, promo_price
+from simulator.scenarios import (
+    BadPromo,
+    BadThreshold,
+    ConversionDrop,
+    DirtyHour,
+    LateBatch,
+    Outage,
+    RateLimit,
+    Scenario,
+    Stockout,
+)
+from simulator.timeline import SOURCES, StockPlan
+
+__all__ = ["BASELINE_DAYS", "Plan", "quiet_days", "resolve"]
+
+BASELINE_DAYS = 14
+
+
+@dataclass
+class Plan:
+    """A scenario placed on a concrete timeline."""
+
+    conversion_factor: np.ndarray
+    drops: list[tuple[ConversionDrop, int, int]] = field(default_factory=list)
+    promos: list[Promotion] = field(default_factory=list)
+    stock_plans: list[StockPlan] = field(default_factory=list)
+    late: list[LateRule] = field(default_factory=list)
+    outages: list[tuple[Outage, int, int]] = field(default_factory=list)
+    storms: list[tuple[RateLimit, int, int]] = field(default_factory=list)
+    dirty: dict[int, DirtyHour] = field(default_factory=dict)
+    spikes: list[tuple[BadThreshold, str, int, int]] = field(default_factory=list)
+
+
+def quiet_days(clock: Clock, regular: list[Promotion]) -> list[int]:
+    """Whole local days after the baseline period with no regular promotion running."""
+    active = active_by_hour(regular, clock)
+    days = []
+    for day in range(BASELINE_DAYS, int(clock.day.max()) + 1 if clock.hours else 0):
+        hours = clock.day_hours(day)
+        if len(hours) >= 23 and not any(active[h] for h in hours):
+            days.append(day)
+    return days
+
+
+def resolve(scenario: Scenario, clock: Clock, catalog: Catalog, regular: list[Promotion]) -> Plan:
+    """Place each effect of the scenario; effects that fall outside the timeline are dropped."""
+    plan = Plan(conversion_factor=np.ones((clock.hours, len(SOURCES))))
+    quiet = quiet_days(clock, regular)
+    top = [int(s) for s in np.argsort(-catalog.popularity)]
+    n = 0
+
+    def place(day: int, hour: int, hours: int) -> int | None:
+        if day >= len(quiet):
+            return None
+        h = clock.at(quiet[day], hour)
+        if h is None or h + hours > clock.hours:
+            return None
+        return h
+
+    for effect in scenario.effects:
+        n += 1
+        if isinstance(effect, ConversionDrop):
+            h = place(effect.day, effect.hour, effect.hours)
+            if h is None:
+                continue
+            cols = [SOURCES.index(effect.source)] if effect.source else list(range(len(SOURCES)))
+            for c in cols:
+                plan.conversion_factor[h : h + effect.hours, c] *= 1.0 - effect.drop
+            plan.drops.append((effect, h, h + effect.hours))
+        elif isinstance(effect, Stockout):
+            h = place(effect.day, effect.hour, effect.hours)
+            if h is None or h < 26:
+                continue
+            sku = top[1]
+            promo = Promotion(
+                f"P-FLASH-S{n}",
+                "限时秒杀 flash sale",
+                "flash_sale",
+                h,
+                h + effect.hours,
+                int(clock.starts[h]) - 26 * 3600,
+                (PromoItem(sku, promo_price(catalog, sku, 0.7), commitment(catalog, sku, 4, 1.0)),),
+                covered=False,
+                tags=("stockout",),
+            )
+            plan.promos.append(promo)
+            plan.stock_plans.append(
+                StockPlan(sku, h - 24, h + effect.hours, promo=promo, share=effect.stock_share)
+            )
+        elif isinstance(effect, BadThreshold):
+            h = place(effect.day, effect.hour, effect.hours)
+            if h is None:
+                continue
+            pid = f"P-FR-B{n}"
+            items = tuple(PromoItem(s, int(catalog.base_list_cents[s]), 0) for s in range(len(top)))
+            common = {
+                "promo_id": pid,
+                "name": "满300减50 full reduction",
+                "kind": "full_reduction",
+                "start_h": h,
+                "end_h": min(h + 24, clock.hours),
+                "items": items,
+                "discount_cents": 5_000,
+            }
+            wrong = Promotion(
+                **common,  # type: ignore[arg-type]
+                updated_ts=int(clock.starts[h]) - 14 * 3600,
+                threshold_cents=3_000,
+                cancel_prob=effect.cancel_prob,
+                tags=("bad_threshold",),
+            )
+            fixed = Promotion(
+                **common,  # type: ignore[arg-type]
+                updated_ts=int(clock.starts[h + effect.hours]),
+                threshold_cents=30_000,
+            )
+            plan.promos += [wrong, fixed]
+            plan.spikes.append((effect, pid, h, h + effect.hours))
+        elif isinstance(effect, BadPromo):
+            h = place(effect.day, effect.hour, 1)
+            if h is None:
+                continue
+            priced = [s for s in top[3:] if catalog.base_lowest[s] is not None]
+            cheap, over = priced[0], priced[1]
+            low = catalog.base_lowest[cheap]
+            assert low is not None
+            promo = Promotion(
+                f"P-DISC-B{n}",
+                "爆款直降 discount",
+                "discount",
+                h,
+                min(h + effect.hours, clock.hours),
+                int(clock.starts[h]) - 20 * 3600 + 1200,
+                (
+                    PromoItem(cheap, int(low * 0.8) // 10 * 10, commitment(catalog, cheap, 24, 2)),
+                    PromoItem(
+                        over,
+                        promo_price(catalog, over, 0.85),
+                        int(np.ceil(catalog.daily_units[over] * 25 / 10) * 10),
+                    ),
+                ),
+                covered=False,
+                tags=("bad_promo",),
+            )
+            plan.promos.append(promo)
+        elif isinstance(effect, Outage):
+            h = place(effect.day, effect.hour, effect.hours)
+            if h is not None:
+                plan.outages.append((effect, h, h + effect.hours))
+        elif isinstance(effect, RateLimit):
+            h = place(effect.day, effect.hour, effect.hours)
+            if h is not None:
+                plan.storms.append((effect, h, h + effect.hours))
+        elif isinstance(effect, DirtyHour):
+            h = place(effect.day, effect.hour, 1)
+            if h is not None:
+                plan.dirty[h] = effect
+        elif isinstance(effect, LateBatch):
+            h = place(effect.day, effect.hour, 1)
+            if h is not None and h >= effect.created_from:
+                plan.late.append(
+                    LateRule(h - effect.created_from, h - effect.created_to, h, effect.share)
+                )
+    return plan

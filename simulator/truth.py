@@ -1,0 +1,247 @@
+"""Deriving the ground truth of a simulated timeline: what a correct pipeline alerts on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from simulator.incidents import Incident
+from simulator.promotions import publication
+from simulator.timeline import SOURCES
+
+if TYPE_CHECKING:
+    from simulator.simulation import Simulator
+
+__all__ = ["MIN_DROP", "MIN_VISITORS", "ground_truth"]
+
+# DESIGN §6 defaults: a derived conversion incident is listed only when a default rule could
+# see it (relative drop >= 25% on >= 100 visitors an hour).
+MIN_DROP = 0.25
+MIN_VISITORS = 100
+
+
+def _runs(hours: Iterable[int]) -> list[tuple[int, int]]:
+    """Contiguous [start, end) runs of a set of hour indexes."""
+    runs: list[tuple[int, int]] = []
+    for h in sorted(set(hours)):
+        if runs and runs[-1][1] == h:
+            runs[-1] = (runs[-1][0], h + 1)
+        else:
+            runs.append((h, h + 1))
+    return runs
+
+
+def ground_truth(sim: Simulator) -> list[Incident]:
+    """Every incident of the simulator's scenario, sorted by start, alertname and labels."""
+    found = _conversion(sim) + _spikes(sim) + _gaps(sim) + _stock(sim) + _audit(sim)
+    return sorted(found, key=lambda i: (i.start, i.alertname, sorted(i.labels.items())))
+
+
+def _incident(
+    sim: Simulator, name: str, labels: dict[str, str], a: int, b: int, **details: Any
+) -> Incident:
+    return Incident(name, labels, sim.clock.instant(a), sim.clock.instant(b), details)
+
+
+def _conversion(sim: Simulator) -> list[Incident]:
+    tl = sim.timeline
+    out = []
+    for drop, a, b in sim.plan.drops:
+        vis = tl.expected_visitors[a:b]
+        per_source = vis.mean(axis=0)
+        common = {"hours": b - a, "baseline_conversion": _rate(tl.base_conversion[a:b], vis)}
+        if drop.source is None:
+            out.append(
+                _incident(
+                    sim,
+                    "conversion_drop",
+                    {},
+                    a,
+                    b,
+                    drop=drop.drop,
+                    source=None,
+                    derived=False,
+                    expected_visitors_per_hour=round(float(vis.sum(axis=1).mean()), 1),
+                    **common,
+                )
+            )
+            for s, name in enumerate(SOURCES):
+                if per_source[s] >= MIN_VISITORS:
+                    out.append(
+                        _incident(
+                            sim,
+                            "conversion_drop",
+                            {"source": name},
+                            a,
+                            b,
+                            drop=drop.drop,
+                            source=name,
+                            derived=True,
+                            expected_visitors_per_hour=round(float(per_source[s]), 1),
+                            baseline_conversion=float(tl.base_conversion[a:b, s].mean()),
+                            hours=b - a,
+                        )
+                    )
+            continue
+        s = SOURCES.index(drop.source)
+        out.append(
+            _incident(
+                sim,
+                "conversion_drop",
+                {"source": drop.source},
+                a,
+                b,
+                drop=drop.drop,
+                source=drop.source,
+                derived=False,
+                expected_visitors_per_hour=round(float(per_source[s]), 1),
+                baseline_conversion=float(tl.base_conversion[a:b, s].mean()),
+                hours=b - a,
+            )
+        )
+        # A big enough drop in a big source drags the whole shop down with it.
+        implied = 1.0 - _rate(tl.true_conversion[a:b], vis) / common["baseline_conversion"]
+        if implied >= MIN_DROP:
+            out.append(
+                _incident(
+                    sim,
+                    "conversion_drop",
+                    {},
+                    a,
+                    b,
+                    drop=round(implied, 3),
+                    source=drop.source,
+                    derived=True,
+                    **common,
+                    expected_visitors_per_hour=round(float(vis.sum(axis=1).mean()), 1),
+                )
+            )
+    return out
+
+
+def _rate(rates: np.ndarray, visitors: np.ndarray) -> float:
+    return float((rates * visitors).sum() / visitors.sum())
+
+
+def _spikes(sim: Simulator) -> list[Incident]:
+    return [
+        _incident(
+            sim,
+            "cancel_spike",
+            {},
+            a,
+            b,
+            promo_id=pid,
+            cancel_prob=effect.cancel_prob,
+            reason="full_reduction discount above its threshold",
+        )
+        for effect, pid, a, b in sim.plan.spikes
+    ]
+
+
+def _gaps(sim: Simulator) -> list[Incident]:
+    return [
+        _incident(
+            sim,
+            "data_gap",
+            {},
+            a,
+            b,
+            kind=o.kind,
+            datasets=["orders", "traffic", "inventory", "keywords"]
+            if o.kind == "empty"
+            else ["orders", "traffic", "inventory", "products", "promotions", "keywords"],
+        )
+        for o, a, b in sim.plan.outages
+    ]
+
+
+def _stock(sim: Simulator) -> list[Incident]:
+    """SKUs in a running or upcoming (24 h) promotion that are at or under safety stock, or
+    whose stock will not last to the promotion's end at the expected sales rate."""
+    tl, hours = sim.timeline, sim.clock.hours
+    safety = sim.catalog.safety_stock
+    flagged: dict[tuple[str, int], set[int]] = {}
+    ends: dict[tuple[str, int], int] = {}
+    for v, pub, until in publication(sim.promotions, sim.clock):
+        for h in range(max(pub, v.start_h - 24, 0), min(until, v.end_h, hours)):
+            available = tl.on_hand[h] - tl.reserved[h]
+            remaining = tl.expected_between(h, v.end_h)
+            for sku in v.skus:
+                if available[sku] <= safety[sku] or available[sku] < remaining[sku]:
+                    flagged.setdefault((v.promo_id, sku), set()).add(h)
+                    ends[(v.promo_id, sku)] = v.end_h
+    out = []
+    for (pid, sku), hs in flagged.items():
+        for a, b in _runs(hs):
+            out_of_stock = np.nonzero(tl.on_hand[a : ends[(pid, sku)] + 1, sku] == 0)[0]
+            sold_out = (
+                sim.clock.instant(a + int(out_of_stock[0])).isoformat()
+                if len(out_of_stock)
+                else None
+            )
+            out.append(
+                _incident(
+                    sim,
+                    "low_stock_promo",
+                    {"sku_id": sim.catalog.sku_ids[sku], "promo_id": pid},
+                    a,
+                    b,
+                    available_at_start=int(tl.on_hand[a, sku] - tl.reserved[a, sku]),
+                    safety_stock=int(safety[sku]),
+                    sold_out_at=sold_out,
+                )
+            )
+    return out
+
+
+def _lowest_at(sim: Simulator, sku: int, ts: int) -> int | None:
+    low: int | None = None
+    best = None
+    for v in sim.product_versions:
+        if v.sku == sku and v.updated_ts <= ts and (best is None or v.updated_ts >= best):
+            best, low = v.updated_ts, v.lowest_cents
+    return low
+
+
+def _audit(sim: Simulator) -> list[Incident]:
+    """Promotion settings that will hurt, from the hour they are published."""
+    tl, clock, hours = sim.timeline, sim.clock, sim.clock.hours
+    flagged: dict[tuple[str, str | None], dict[int, set[str]]] = {}
+
+    def flag(pid: str, sku: int | None, hs: range, reason: str) -> None:
+        key = (pid, None if sku is None else sim.catalog.sku_ids[sku])
+        for h in hs:
+            flagged.setdefault(key, {}).setdefault(h, set()).add(reason)
+
+    for v, _, until in publication(sim.promotions, clock):
+        seen = max(0, clock.hour_of(v.updated_ts))
+        stop = min(until, v.end_h, hours)
+        if seen >= stop:
+            continue
+        if v.kind == "full_reduction" and v.threshold_cents is not None:
+            if (v.discount_cents or 0) >= v.threshold_cents:
+                flag(v.promo_id, None, range(seen, stop), "threshold_inconsistent")
+            continue
+        for item in v.items:
+            low = _lowest_at(sim, item.sku, v.updated_ts)
+            if low is not None and item.price_cents < low:
+                flag(v.promo_id, item.sku, range(seen, stop), "price_below_90d_low")
+            over = [
+                h
+                for h in range(seen, min(until, v.start_h, hours))
+                if item.commitment > tl.on_hand[h, item.sku] - tl.reserved[h, item.sku]
+            ]
+            for h in over:
+                flagged.setdefault((v.promo_id, sim.catalog.sku_ids[item.sku]), {}).setdefault(
+                    h, set()
+                ).add("commitment_over_stock")
+    out = []
+    for (pid, sku_id), by_hour in flagged.items():
+        labels = {"promo_id": pid} if sku_id is None else {"promo_id": pid, "sku_id": sku_id}
+        for a, b in _runs(by_hour):
+            reasons = sorted(set().union(*(by_hour[h] for h in range(a, b))))
+            out.append(_incident(sim, "promo_audit", labels, a, b, reasons=reasons))
+    return out
