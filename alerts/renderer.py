@@ -87,7 +87,8 @@ class Renderer:
         other = local.replace(fold=1 - local.fold)
         if other.utcoffset() != local.utcoffset():
             # a daylight-saving fall-back hour happens twice: say which one
-            text += local.strftime(" (UTC%:z)")
+            offset = local.strftime("%z")
+            text += f" (UTC{offset[:3]}:{offset[3:]})"
         return text
 
     def hour_range(self, start: datetime) -> str:
