@@ -78,7 +78,10 @@ def refresh_marts(wh: Warehouse, tz: str, touched: pl.Series) -> int:
         return 0
     days = affected_days(hours, tz)
     spans = _spans(local_day_bounds(days, tz))
-    orders = _read(wh, "orders_in_span", spans).unique(["order_id", "sku_id"])
+    orders = _read(wh, "orders_in_span", spans)
+    if len(spans) > 1:
+        # a line created in one span may be paid or refunded in another
+        orders = orders.unique(["order_id", "sku_id"])
     traffic = _read(wh, "traffic_in_span", spans)
     keywords = _read(wh, "keywords_in_span", spans)
     promotions = wh.frame(

@@ -6,11 +6,12 @@ average of hourly rates, and daily `buyers`/`paid_orders` are distinct over the 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 import polars as pl
 
-from transforms.time import HOUR, local_day_bounds, local_day_start, local_hour_start
+from transforms.time import HOUR, local_day_bounds, utc
 
 __all__ = [
     "KPI_DAILY_SCHEMA",
@@ -78,50 +79,67 @@ def ratio(numerator: str, denominator: str) -> pl.Expr:
     )
 
 
-def _period(expr: pl.Expr, tz: str, grain: Grain) -> pl.Expr:
-    return local_hour_start(expr, tz) if grain == "hour" else local_day_start(expr, tz)
+def _utc_offset(frame: pl.DataFrame, column: str, tz: str) -> pl.Expr:
+    """The shop's UTC offset at each instant of `column`, as a piecewise-constant expression.
 
-
-def _paid(orders: pl.DataFrame, tz: str, keys: list[str], grain: Grain) -> pl.DataFrame:
-    return (
-        orders.filter(pl.col("paid_at").is_not_null())
-        .with_columns(period=_period(pl.col("paid_at"), tz, grain))
-        .group_by(["period", *keys])
-        .agg(
-            paid_orders=pl.col("order_id").n_unique().cast(pl.Int64),
-            buyers=pl.col("buyer_id").n_unique().cast(pl.Int64),
-            units=pl.col("quantity").sum().cast(pl.Int64),
-            gmv=pl.col("pay_amount").sum().cast(pl.Float64),
+    Time-zone lookups are slow per row, so they run once per distinct minute: every UTC
+    offset change in the tz database since 1972 falls on a whole minute, so each instant has
+    its minute's offset, and the offsets change only at the few minutes found here.
+    """
+    minutes = frame.select(m=pl.col(column).dt.truncate("1m")).drop_nulls().unique().sort("m")
+    local = pl.col("m").dt.convert_time_zone(tz)
+    offsets = minutes.with_columns(off=local.dt.base_utc_offset() + local.dt.dst_offset())
+    changes = offsets.filter(
+        (pl.col("off") != pl.col("off").shift(1)) | (pl.int_range(pl.len()) == 0)
+    ).rows()
+    if not changes:
+        return pl.lit(timedelta(0), dtype=pl.Duration("us"))
+    expr = pl.lit(changes[0][1], dtype=pl.Duration("us"))
+    for at, off in changes[1:]:
+        expr = (
+            pl.when(pl.col(column) >= at).then(pl.lit(off, dtype=pl.Duration("us"))).otherwise(expr)
         )
+    return expr
+
+
+def _bucket(
+    frame: pl.DataFrame, column: str, wanted: pl.Series, tz: str, grain: Grain
+) -> pl.DataFrame:
+    """The rows of `frame` whose `column` falls in a wanted period, with that `period`.
+
+    Same answer as local_hour_start / local_day_start, computed faster for many rows.
+    """
+    offset = _utc_offset(frame, column, tz)
+    local = utc(pl.col(column)) + offset
+    period = local.dt.truncate("1h") - offset if grain == "hour" else local.dt.date()
+    return frame.with_columns(period=period).filter(pl.col("period").is_in(wanted))
+
+
+def _paid(orders: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return orders.group_by(["period", *keys]).agg(
+        paid_orders=pl.col("order_id").n_unique().cast(pl.Int64),
+        buyers=pl.col("buyer_id").n_unique().cast(pl.Int64),
+        units=pl.col("quantity").sum().cast(pl.Int64),
+        gmv=pl.col("pay_amount").sum().cast(pl.Float64),
     )
 
 
-def _created(orders: pl.DataFrame, tz: str, keys: list[str], grain: Grain) -> pl.DataFrame:
-    return (
-        orders.with_columns(period=_period(pl.col("created_at"), tz, grain))
-        .group_by(["period", *keys])
-        .agg(
-            created_lines=pl.len().cast(pl.Int64),
-            cancelled_orders=(pl.col("status") == "cancelled").sum().cast(pl.Int64),
-        )
+def _created(orders: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return orders.group_by(["period", *keys]).agg(
+        created_lines=pl.len().cast(pl.Int64),
+        cancelled_orders=(pl.col("status") == "cancelled").sum().cast(pl.Int64),
     )
 
 
-def _refunds(orders: pl.DataFrame, tz: str, keys: list[str], grain: Grain) -> pl.DataFrame:
-    # a refund is recorded when the line last changed: its latest version is the refund
-    return (
-        orders.filter(pl.col("status") == "refunded")
-        .with_columns(period=_period(pl.col("updated_at"), tz, grain))
-        .group_by(["period", *keys])
-        .agg(refund_amount=pl.col("pay_amount").sum().cast(pl.Float64))
+def _refunds(orders: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return orders.group_by(["period", *keys]).agg(
+        refund_amount=pl.col("pay_amount").sum().cast(pl.Float64)
     )
 
 
-def _traffic(traffic: pl.DataFrame, tz: str, keys: list[str], grain: Grain) -> pl.DataFrame:
-    return (
-        traffic.with_columns(period=_period(pl.col("hour"), tz, grain))
-        .group_by(["period", *keys])
-        .agg([pl.col(m).sum().cast(pl.Int64) for m in TRAFFIC_MEASURES])
+def _traffic(traffic: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return traffic.group_by(["period", *keys]).agg(
+        [pl.col(m).sum().cast(pl.Int64) for m in TRAFFIC_MEASURES]
     )
 
 
@@ -133,21 +151,24 @@ def _measures(
     keys: list[str],
     grain: Grain,
 ) -> pl.DataFrame:
-    parts = [
-        _traffic(traffic, tz, keys, grain),
-        _paid(orders, tz, keys, grain),
-        _created(orders, tz, keys, grain),
-        _refunds(orders, tz, keys, grain),
-    ]
     dtype = TS if grain == "hour" else pl.Date()
     wanted = pl.DataFrame({"period": periods.cast(dtype)}).unique()
-    if keys:
-        # only the (period, key) pairs where something happened: the rows do not depend on
-        # which other periods were refreshed in the same call
-        seen = pl.concat([p.select("period", *keys) for p in parts]).unique()
-        base = seen.join(wanted, on="period", how="semi")
-    else:
-        base = wanted
+
+    def bucket(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+        return _bucket(frame, column, wanted.get_column("period"), tz, grain)
+
+    parts = [
+        _traffic(bucket(traffic, "hour"), keys),
+        # gmv, orders, units, buyers: in the hour the line was paid, whatever happened later
+        _paid(bucket(orders.filter(pl.col("paid_at").is_not_null()), "paid_at"), keys),
+        _created(bucket(orders, "created_at"), keys),
+        # a refund is recorded when the line last changed: its latest version is the refund
+        _refunds(bucket(orders.filter(pl.col("status") == "refunded"), "updated_at"), keys),
+    ]
+    # with keys, only the (period, key) pairs where something happened: the rows then do not
+    # depend on which other periods were refreshed in the same call
+    seen = pl.concat([p.select("period", *keys) for p in parts]).unique()
+    base = seen if keys else wanted
     for part in parts:
         base = base.join(part, on=["period", *keys], how="left")
     counts = [c for p in parts for c in p.columns if c not in ("period", *keys)]
