@@ -10,6 +10,7 @@ idempotency key, the delivery id.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -58,6 +59,7 @@ def flush(
     errors: dict[str, str] = {}
     # trust_env=False: proxy variables must not reroute alerts (or leak them) anywhere else
     client = http or httpx.Client(trust_env=False, follow_redirects=False)
+    last_sent: dict[str, float] = {}
     try:
         for delivery_id, channel, payload, attempts in rows:
             attempt = attempts + 1
@@ -66,7 +68,15 @@ def flush(
                 if config is None:
                     raise ChannelConfigError(f"channel {channel!r} is no longer configured")
                 message = Message.from_payload(json.loads(payload))
-                build_channel(config, renderer, client).send(message)
+                sender = build_channel(config, renderer, client)
+                # a backlog (retries, a backfill in deliver mode) must not trip rate limits
+                wait = last_sent.get(channel, -1e9) + sender.min_interval - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                try:
+                    sender.send(message)
+                finally:
+                    last_sent[channel] = time.monotonic()
             except AlertError as exc:
                 error = str(exc)
                 state = "dead" if attempt >= settings.alerting.max_attempts else "pending"

@@ -161,6 +161,8 @@ class ChannelSettings(_Strict):
     timeout_seconds: float = Field(default=10.0, gt=0)
     # messages for this channel in another language than shop.locale (e.g. a global Slack)
     locale: Literal["en", "zh-CN"] | None = None
+    # least seconds between two sends (None: the platform's documented rate limit)
+    min_interval_seconds: float | None = Field(default=None, ge=0)
 
 
 class RouteSettings(_Strict):

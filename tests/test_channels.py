@@ -305,3 +305,15 @@ def test_unknown_channel_and_missing_url_are_delivery_failures(
     gone = alert_settings(tmp_path, [{"name": "other", "type": "console"}])
     result = flush(warehouse, gone)
     assert "no longer configured" in next(iter(result.errors.values()))
+
+
+def test_backlog_is_paced_to_the_platform_rate_limit(tmp_path: Path, warehouse: Any) -> None:
+    with serve(receivers.dingtalk(None)) as robot:
+        channels = [
+            {"name": "ding", "type": "dingtalk", "url": robot.url(), "min_interval_seconds": 0.3}
+        ]
+        settings = alert_settings(tmp_path, channels)
+        fire_and_resolve(warehouse, settings, rich_alert())  # two messages queued
+        assert len(flush(warehouse, settings).sent) == 2
+    first, second = robot.requests
+    assert second.at - first.at >= 0.29

@@ -18,6 +18,7 @@ class Channel(Protocol):
     """Sends one message; raises DeliveryError (or another AlertError) when it was not taken."""
 
     name: str
+    min_interval: float
 
     def send(self, message: Message) -> None: ...
 
@@ -25,12 +26,17 @@ class Channel(Protocol):
 class ChannelBase:
     """Settings, renderer and HTTP client, and the checks that the settings are complete."""
 
+    # least seconds between two messages, from the platform's documented rate limit
+    rate_limit_seconds = 0.0
+
     def __init__(self, config: ChannelSettings, renderer: Renderer, http: httpx.Client) -> None:
         self.config = config
         self.name = config.name
         self.renderer = renderer
         self.http = http
         self.locale = config.locale or renderer.shop.locale
+        override = config.min_interval_seconds
+        self.min_interval = self.rate_limit_seconds if override is None else override
 
     def _url(self) -> str:
         if self.config.url is None or not self.config.url.get_secret_value():

@@ -29,6 +29,9 @@ def dingtalk_sign(secret: str, timestamp: str) -> str:
 
 
 class DingTalkChannel(ChannelBase):
+    # a robot takes at most 20 messages a minute
+    rate_limit_seconds = 3.0
+
     def send(self, message: Message) -> None:
         title = self.renderer.render("subject", message, locale=self.locale)
 

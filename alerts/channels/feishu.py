@@ -26,6 +26,9 @@ def feishu_sign(secret: str, timestamp: str) -> str:
 
 
 class FeishuChannel(ChannelBase):
+    # a bot takes at most 100 messages a minute and 5 a second
+    rate_limit_seconds = 0.6
+
     def send(self, message: Message) -> None:
         title = self.renderer.render("subject", message, locale=self.locale)
         secret = self._secret()

@@ -13,6 +13,9 @@ SLACK_TEXT_LIMIT = 40_000
 
 
 class SlackChannel(ChannelBase):
+    # incoming webhooks take about one message a second
+    rate_limit_seconds = 1.0
+
     def send(self, message: Message) -> None:
         text = self.renderer.fit(
             "slack", message, locale=self.locale, limit=SLACK_TEXT_LIMIT, measure=len

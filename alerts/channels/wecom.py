@@ -14,6 +14,9 @@ WECOM_MARKDOWN_LIMIT = 4096
 
 
 class WeComChannel(ChannelBase):
+    # a robot takes at most 20 messages a minute
+    rate_limit_seconds = 3.0
+
     def send(self, message: Message) -> None:
         text = self.renderer.fit(
             "markdown", message, locale=self.locale, limit=WECOM_MARKDOWN_LIMIT, measure=utf8_len
