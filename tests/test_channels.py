@@ -206,6 +206,7 @@ def test_email_text_and_html_with_safe_subject(tmp_path: Path, warehouse: Any) -
     assert "\n" not in mime["Subject"] and "\r" not in mime["Subject"]
     assert mime["Bcc"] is None
     assert mime["X-Idempotency-Key"] == result.sent[0]
+    assert mime["Message-ID"] == f"<{result.sent[0]}@shop.example>"
     text = mime.get_body(("plain",)).get_content()
     html = mime.get_body(("html",)).get_content()
     assert "Conversion down 38% in search" in text

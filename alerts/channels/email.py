@@ -6,7 +6,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 
 from alerts.channels.base import ChannelBase
 from alerts.channels.http import scrub
@@ -30,7 +30,8 @@ class EmailChannel(ChannelBase):
         mail["To"] = ", ".join(escape_subject(a) for a in config.to)
         mail["Date"] = formatdate(usegmt=True)
         domain = config.sender.rpartition("@")[2] or "shoppulse.local"
-        mail["Message-ID"] = make_msgid(idstring=message.delivery_id, domain=escape_subject(domain))
+        # the same Message-ID on every attempt lets mail systems drop a duplicate
+        mail["Message-ID"] = f"<{message.delivery_id}@{escape_subject(domain)}>"
         mail["X-Idempotency-Key"] = message.delivery_id
         # keep vacation responders and ticket systems from answering alert mail
         mail["Auto-Submitted"] = "auto-generated"
