@@ -317,3 +317,30 @@ def test_fingerprint_is_stable_and_scope_only() -> None:
     c = make_alert(hour(0), sku_id="B", source="search")
     assert a.fingerprint == b.fingerprint != c.fingerprint
     assert len(a.fingerprint) == 16
+
+
+def test_late_update_retracting_an_hour_resolves_it(tmp_path: Path, warehouse: Any) -> None:
+    settings = alert_settings(tmp_path, file_channels(tmp_path, "ops"))
+    process(warehouse, settings, hour(0), [make_alert(hour(0))], now=NOW)
+    # late orders show hour 0 was fine after all: re-evaluating it resolves the alert
+    result = process(warehouse, settings, hour(0), [], now=NOW)
+    assert result.resolved and result.deliveries
+    resolved = payloads(warehouse)[-1]["alerts"][0]
+    assert resolved["status"] == "resolved"
+    assert resolved["startsAt"] == resolved["endsAt"] == "2026-11-11T02:00:00Z"
+
+
+def test_alert_rows_lists_open_alerts_most_urgent_first(tmp_path: Path, warehouse: Any) -> None:
+    settings = alert_settings(tmp_path, file_channels(tmp_path, "ops"))
+    firing = [
+        make_alert(hour(0), "cancel_spike", "warning", promo_id="P1"),
+        make_alert(hour(0), "low_stock_promo", "critical", sku_id="A"),
+    ]
+    process(warehouse, settings, hour(0), firing, now=NOW)
+    rows = alert_rows(warehouse)
+    assert [(r["alertname"], r["status"], r["delivery"]) for r in rows] == [
+        ("low_stock_promo", "firing", "pending"),
+        ("cancel_spike", "firing", "pending"),
+    ]
+    assert rows[0]["labels"] == {"sku_id": "A"} and rows[0]["starts_at"] == hour(0)
+    assert rows[0]["summary"].startswith("low_stock_promo")
