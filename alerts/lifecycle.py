@@ -14,8 +14,8 @@ Silences are checked at `now` (wall time), as they are set by people for people.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -249,10 +249,10 @@ def _message_alert(change: _Change) -> MessageAlert:
     )
 
 
-def _delivery_id(channel: str, hour: datetime, alerts: list[MessageAlert]) -> str:
-    # deterministic, so a repeated decision can never queue a second copy of a message
-    parts = [channel, hour.isoformat(), *sorted(f"{a.fingerprint}:{a.notice}" for a in alerts)]
-    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:24]
+def _delivery_id() -> str:
+    # unique per decision: re-processing an hour decides nothing twice, so it queues nothing,
+    # while an alert retracted and raised again within one hour still gets a new message
+    return uuid.uuid4().hex[:24]
 
 
 def _messages(changes: list[_Change], hour: datetime, settings: Settings) -> list[Message]:
@@ -266,7 +266,7 @@ def _messages(changes: list[_Change], hour: datetime, settings: Settings) -> lis
             by_channel.setdefault(channel, []).append(alert)
     return [
         Message(
-            delivery_id=_delivery_id(channel, hour, alerts),
+            delivery_id=_delivery_id(),
             receiver=channel,
             shop=settings.shop.name,
             hour=hour,
@@ -363,7 +363,7 @@ def process(
             )
         for message in messages:
             con.execute(
-                "insert or ignore into ops.deliveries (delivery_id, channel, group_key, payload,"
+                "insert into ops.deliveries (delivery_id, channel, group_key, payload,"
                 " state, attempts, hour, fingerprints, created_at)"
                 " values (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
                 [

@@ -47,7 +47,7 @@ def flush(
     at = now.astimezone(UTC) if now is not None else datetime.now(UTC)
     rows = warehouse.rows(
         "select delivery_id, channel, payload, attempts from ops.deliveries"
-        " where state = 'pending' order by created_at, delivery_id"
+        " where state = 'pending' order by created_at, hour, delivery_id"
     )
     if not rows:
         return FlushResult()

@@ -344,3 +344,19 @@ def test_alert_rows_lists_open_alerts_most_urgent_first(tmp_path: Path, warehous
     ]
     assert rows[0]["labels"] == {"sku_id": "A"} and rows[0]["starts_at"] == hour(0)
     assert rows[0]["summary"].startswith("low_stock_promo")
+
+
+def test_retracted_then_raised_again_in_one_hour_is_sent_again(
+    tmp_path: Path, warehouse: Any
+) -> None:
+    settings = alert_settings(tmp_path, file_channels(tmp_path, "ops"))
+    minute = timedelta(minutes=1)
+    process(warehouse, settings, hour(0), [make_alert(hour(0))], now=NOW)
+    process(warehouse, settings, hour(0), [], now=NOW + minute)
+    result = process(warehouse, settings, hour(0), [make_alert(hour(0))], now=NOW + 2 * minute)
+    assert result.deliveries
+    assert [p["alerts"][0]["notice"] for p in payloads(warehouse)] == [
+        "firing",
+        "resolved",
+        "firing",
+    ]
