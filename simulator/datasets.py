@@ -18,7 +18,9 @@ __all__ = [
     "HOURLY",
     "inventory_rows",
     "keyword_rows",
+    "order_bytes",
     "order_rows",
+    "order_versions",
     "product_rows",
     "promotion_rows",
     "traffic_rows",
@@ -37,62 +39,73 @@ def money(cents: int) -> float:
     return cents / 100
 
 
-def order_rows(sim: Simulator, h: int, stamps: list[int] | None = None) -> list[Row]:
-    """Every order-line version whose `updated_at` falls in hour `h` (epochs into `stamps`)."""
-    parts: list[list[np.ndarray]] = []
+def order_versions(sim: Simulator, h: int) -> list[list[int]]:
+    """Order-line versions updated in hour `h` as rows of VERSION_COLUMNS, in window order."""
+    parts = []
     for c in range(max(0, h - MAX_LAG_HOURS), h + 1):
         b = sim.batch(c)
         lo, hi = b.bounds(h)
-        if lo == hi:
-            continue
-        vl = b.v_line[lo:hi]
-        parts.append(
-            [
-                b.v_ts[lo:hi],
-                b.order_no[vl],
-                b.sku[vl],
-                b.buyer[vl],
-                b.qty[vl],
-                b.unit_cents[vl],
-                b.pay_cents[vl],
-                b.v_status[lo:hi],
-                b.source[vl],
-                b.promo[vl],
-                b.created_ts[vl],
-                b.paid_ts[vl],
-            ]
-        )
+        if hi > lo:
+            parts.append(b.versions[lo:hi])
     if not parts:
         return []
-    cols = [np.concatenate(col) for col in zip(*parts, strict=True)]
-    order = np.lexsort((cols[2], cols[1], cols[0]))
+    v = np.concatenate(parts)
+    return v[np.lexsort((v[:, 2], v[:, 1], v[:, 0]))].tolist()
+
+
+def order_rows(sim: Simulator, h: int) -> list[Row]:
+    """Every order-line version whose `updated_at` falls in hour `h`."""
     iso = sim.clock.iso
     sku_ids = sim.catalog.sku_ids
     promo_ids = sim.prices.promo_ids
     buyer_fmt = f"U{{:0{sim.catalog.buyer_width}d}}"
-    if stamps is not None:
-        stamps += cols[0][order].tolist()
-    rows: list[Row] = []
-    for ts, no, sku, buyer, qty, unit, pay, st, src, promo, created, paid in zip(
-        *(col[order].tolist() for col in cols), strict=True
-    ):
-        rows.append(
-            {
-                "order_id": f"T{no:08d}",
-                "buyer_id": buyer_fmt.format(buyer),
-                "sku_id": sku_ids[sku],
-                "quantity": qty,
-                "unit_price": f"{unit // 100}.{unit % 100:02d}",
-                "pay_amount": pay / 100,
-                "status": STATUSES[st],
-                "source": SOURCES[src],
-                "promo_id": promo_ids[promo] if promo >= 0 else None,
-                "created_at": iso(created),
-                "paid_at": iso(paid) if paid >= 0 else None,
-                "updated_at": iso(ts),
-            }
+    return [
+        {
+            "order_id": f"T{no:08d}",
+            "buyer_id": buyer_fmt.format(buyer),
+            "sku_id": sku_ids[sku],
+            "quantity": qty,
+            "unit_price": f"{unit // 100}.{unit % 100:02d}",
+            "pay_amount": pay / 100,
+            "status": STATUSES[st],
+            "source": SOURCES[src],
+            "promo_id": promo_ids[promo] if promo >= 0 else None,
+            "created_at": iso(created),
+            "paid_at": iso(paid) if paid >= 0 else None,
+            "updated_at": iso(ts),
+        }
+        for ts, no, sku, buyer, qty, unit, pay, st, src, promo, created, paid in order_versions(
+            sim, h
         )
-    return rows
+    ]
+
+
+def order_bytes(sim: Simulator, h: int) -> tuple[list[int], list[bytes]]:
+    """The same records as `order_rows`, serialized directly (the server's fast path)."""
+    iso = sim.clock.iso
+    # Every interpolated string is ASCII without quotes or backslashes, so no escaping is needed.
+    sku_ids = sim.catalog.sku_ids
+    promo_json = [f'"{p}"' for p in sim.prices.promo_ids]
+    statuses = STATUSES
+    sources = SOURCES
+    width = sim.catalog.buyer_width
+    stamps: list[int] = []
+    rows: list[bytes] = []
+    for ts, no, sku, buyer, qty, unit, pay, st, src, promo, created, paid in order_versions(sim, h):
+        stamps.append(ts)
+        rows.append(
+            (
+                f'{{"order_id":"T{no:08d}","buyer_id":"U{buyer:0{width}d}",'
+                f'"sku_id":"{sku_ids[sku]}","quantity":{qty},'
+                f'"unit_price":"{unit // 100}.{unit % 100:02d}","pay_amount":{pay / 100!r},'
+                f'"status":"{statuses[st]}","source":"{sources[src]}",'
+                f'"promo_id":{promo_json[promo] if promo >= 0 else "null"},'
+                f'"created_at":"{iso(created)}",'
+                f'"paid_at":{chr(34) + iso(paid) + chr(34) if paid >= 0 else "null"},'
+                f'"updated_at":"{iso(ts)}"}}'
+            ).encode()
+        )
+    return stamps, rows
 
 
 def traffic_rows(sim: Simulator, h: int) -> list[Row]:

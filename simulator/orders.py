@@ -11,7 +11,15 @@ from simulator.promotions import Promotion
 from simulator.rng import Stream, rng_for
 from simulator.timeline import SOURCES, Timeline
 
-__all__ = ["MAX_LAG_HOURS", "STATUSES", "LateRule", "OrderBatch", "PriceBook", "make_batch"]
+__all__ = [
+    "MAX_LAG_HOURS",
+    "STATUSES",
+    "VERSION_COLUMNS",
+    "LateRule",
+    "OrderBatch",
+    "PriceBook",
+    "make_batch",
+]
 
 STATUSES = ("created", "paid", "shipped", "completed", "cancelled", "refunded")
 CREATED, PAID, SHIPPED, COMPLETED, CANCELLED, REFUNDED = range(6)
@@ -21,6 +29,10 @@ CANCEL_PROB = 0.025
 REFUND_PROB = 0.05
 AUTO_CLOSE = 1800
 HOUR = 3600
+VERSION_COLUMNS = (
+    "updated_ts", "order_no", "sku", "buyer", "qty", "unit_cents", "pay_cents", "status",
+    "source", "promo", "created_ts", "paid_ts",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,8 @@ class OrderBatch:
     v_ts: np.ndarray
     offsets: np.ndarray
     late_lines: int
+    # One row per version, columns as in VERSION_COLUMNS, so an hour is a plain slice.
+    versions: np.ndarray
 
     def bounds(self, h: int) -> tuple[int, int]:
         """Index range in the version arrays of versions updated in hour `h`."""
@@ -222,23 +236,36 @@ def make_batch(
     v_line, v_status, v_ts = v_line[order], v_status[order], v_ts[order]
     v_hour = (v_ts - clock.t0) // HOUR
     offsets = np.searchsorted(v_hour, np.arange(c, c + MAX_LAG_HOURS + 2))
+    buyer = o_buyer[line_order]
+    source = o_src[line_order]
+    created = o_created[line_order]
+    paid_at = o_paid[line_order]
+    versions = np.stack(
+        [
+            v_ts, line_no[v_line], sku[v_line], buyer[v_line], qty[v_line], unit[v_line],
+            pay[v_line], v_status, source[v_line], promo[v_line], created[v_line],
+            paid_at[v_line],
+        ],
+        axis=1,
+    ).astype(np.int64)  # fmt: skip
     return OrderBatch(
         hour=c,
         order_no=line_no,
-        buyer=o_buyer[line_order],
+        buyer=buyer,
         sku=sku,
         qty=qty,
         unit_cents=unit,
         pay_cents=pay,
-        source=o_src[line_order],
+        source=source,
         promo=promo,
-        created_ts=o_created[line_order],
-        paid_ts=o_paid[line_order],
+        created_ts=created,
+        paid_ts=paid_at,
         v_line=v_line,
         v_status=v_status,
         v_ts=v_ts,
         offsets=offsets,
         late_lines=late_lines,
+        versions=versions,
     )
 
 
@@ -255,7 +282,7 @@ def _price(
     unit = prices.list_cents[c, sku].astype(np.int64)
     sku_promo = np.full(k, -1, dtype=np.int64)
     sku_price = np.zeros(k, dtype=np.int64)
-    promo_cancel = np.full(len(prices.promo_ids), CANCEL_PROB)
+    promo_cancel = np.full(max(1, len(prices.promo_ids)), CANCEL_PROB)
     reduction: Promotion | None = None
     rank = {"flash_sale": 0, "discount": 1, "presale": 2}
     running = sorted(prices.active[c], key=lambda p: (rank.get(p.kind, 3), p.promo_id))
