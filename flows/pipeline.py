@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +16,17 @@ from flows.marts import refresh_marts
 from flows.settings import Settings
 from flows.warehouse import Warehouse
 
-__all__ = ["RunResult", "Window", "load_dataset", "plan_windows", "run_hour"]
+__all__ = [
+    "RunResult",
+    "Window",
+    "finish_run",
+    "load_dataset",
+    "load_window",
+    "plan_windows",
+    "refresh",
+    "run_hour",
+    "start_run",
+]
 
 DIMENSIONS = ("products", "promotions")
 
@@ -37,6 +46,10 @@ class RunResult:
 
     run_id: str
     until: datetime
+    kind: str = "hourly"
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    clock: float = field(default_factory=time.monotonic)
+    windows: list[Window] = field(default_factory=list)
     loads: dict[str, LoadResult] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     hours_refreshed: int = 0
@@ -91,78 +104,75 @@ def load_dataset(
     return result
 
 
-def run_hour(
-    wh: Warehouse,
-    settings: Settings,
-    source: ExportSource,
-    until: datetime,
-    *,
-    on_dataset: Callable[[LoadResult], None] | None = None,
-) -> RunResult:
-    """One hourly run up to `until`: load every dataset, then refresh the hours they touched."""
-    started = time.monotonic()
-    run = RunResult(run_id=uuid.uuid4().hex[:12], until=until)
+def start_run(wh: Warehouse, until: datetime, kind: str = "hourly") -> RunResult:
+    """Open a row in ops.runs for a run whose clock stands at `until`."""
+    run = RunResult(run_id=uuid.uuid4().hex[:12], until=until, kind=kind)
     wh.record_run(
         {
             "run_id": run.run_id,
-            "kind": "hourly",
-            "started_at": datetime.now(UTC),
+            "kind": kind,
+            "started_at": run.started_at,
             "window_end": until,
             "status": "running",
         }
     )
-    windows = plan_windows(wh, settings, until)
-    for window in windows:
-        batch_id = f"{run.run_id}-{window.dataset}"
-        try:
-            result = load_dataset(wh, source, window, batch_id)
-        except ExportError as exc:
-            run.failures[window.dataset] = str(exc)
-            wh.execute(
-                "insert into ops.export_failures values (?, ?, ?, ?, ?, ?)",
-                [
-                    run.run_id,
-                    window.dataset,
-                    window.since,
-                    window.until,
-                    str(exc),
-                    datetime.now(UTC),
-                ],
-            )
-            if isinstance(exc, ExportFatalError):
-                wh.record_run(
-                    {
-                        "run_id": run.run_id,
-                        "kind": "hourly",
-                        "started_at": datetime.now(UTC),
-                        "finished_at": datetime.now(UTC),
-                        "window_end": until,
-                        "status": "failed",
-                        "error": str(exc),
-                    }
-                )
-                raise
-            continue
-        run.loads[window.dataset] = result
-        if on_dataset is not None:
-            on_dataset(result)
+    return run
+
+
+def load_window(wh: Warehouse, source: ExportSource, run: RunResult, window: Window) -> None:
+    """Load one dataset's window into the run; a transient export failure is recorded, not raised.
+
+    A failed export leaves core and the watermark as they were, and lands in ops.export_failures
+    for the data_gap rule. A fatal one (bad token, unknown dataset) also ends the run.
+    """
+    run.windows.append(window)
+    try:
+        run.loads[window.dataset] = load_dataset(
+            wh, source, window, f"{run.run_id}-{window.dataset}"
+        )
+    except ExportError as exc:
+        run.failures[window.dataset] = str(exc)
+        wh.execute(
+            "insert into ops.export_failures values (?, ?, ?, ?, ?, ?)",
+            [run.run_id, window.dataset, window.since, window.until, str(exc), datetime.now(UTC)],
+        )
+        if isinstance(exc, ExportFatalError):
+            finish_run(wh, run, error=str(exc))
+            raise
+
+
+def refresh(wh: Warehouse, settings: Settings, run: RunResult) -> None:
+    """Recompute the marts for every hour the run's loads touched, in one transaction."""
     with wh.transaction():
         run.hours_refreshed = refresh_marts(wh, settings.shop.timezone, run.touched)
-    run.duration_seconds = time.monotonic() - started
-    starts = [w.since for w in windows if w.since is not None]
+
+
+def finish_run(wh: Warehouse, run: RunResult, error: str | None = None) -> None:
+    """Close the run's row in ops.runs with its counts, duration and status."""
+    run.duration_seconds = time.monotonic() - run.clock
+    starts = [w.since for w in run.windows if w.since is not None]
     wh.record_run(
         {
             "run_id": run.run_id,
-            "kind": "hourly",
-            "started_at": datetime.now(UTC) - timedelta(seconds=run.duration_seconds),
+            "kind": run.kind,
+            "started_at": run.started_at,
             "finished_at": datetime.now(UTC),
             "window_start": min(starts) if starts else None,
-            "window_end": until,
-            "status": run.status,
+            "window_end": run.until,
+            "status": "failed" if error else run.status,
             "counts": {d: r.loaded for d, r in run.loads.items()},
             "quarantined": sum(r.quarantined for r in run.loads.values()),
             "duration_seconds": run.duration_seconds,
-            "error": "; ".join(run.failures.values()) or None,
+            "error": error or "; ".join(run.failures.values()) or None,
         }
     )
+
+
+def run_hour(wh: Warehouse, settings: Settings, source: ExportSource, until: datetime) -> RunResult:
+    """One hourly run up to `until`: load every dataset, then refresh the hours they touched."""
+    run = start_run(wh, until)
+    for window in plan_windows(wh, settings, until):
+        load_window(wh, source, run, window)
+    refresh(wh, settings, run)
+    finish_run(wh, run)
     return run
