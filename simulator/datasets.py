@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.orders import MAX_LAG_HOURS, STATUSES
+from simulator.orders import MAX_LAG_HOURS, STATUSES, VERSION_COLUMNS, OrderBatch
 from simulator.rng import Stream, rng_for
 from simulator.timeline import SOURCES
 
@@ -39,18 +39,22 @@ def money(cents: int) -> float:
     return cents / 100
 
 
-def order_versions(sim: Simulator, h: int) -> list[list[int]]:
-    """Order-line versions updated in hour `h` as rows of VERSION_COLUMNS, in window order."""
+def order_versions(sim: Simulator, h: int) -> tuple[np.ndarray, list[OrderBatch]]:
+    """Versions updated in hour `h` (rows of VERSION_COLUMNS plus the owning batch's position
+    in the returned list), in window order."""
     parts = []
+    batches: list[OrderBatch] = []
     for c in range(max(0, h - MAX_LAG_HOURS), h + 1):
         b = sim.batch(c)
         lo, hi = b.bounds(h)
         if hi > lo:
-            parts.append(b.versions[lo:hi])
+            v = b.versions[lo:hi]
+            parts.append(np.column_stack([v, np.full(len(v), len(batches))]))
+            batches.append(b)
     if not parts:
-        return []
+        return np.zeros((0, len(VERSION_COLUMNS) + 1), dtype=np.int64), []
     v = np.concatenate(parts)
-    return v[np.lexsort((v[:, 2], v[:, 1], v[:, 0]))].tolist()
+    return v[np.lexsort((v[:, 2], v[:, 1], v[:, 0]))], batches
 
 
 def order_rows(sim: Simulator, h: int) -> list[Row]:
@@ -59,6 +63,7 @@ def order_rows(sim: Simulator, h: int) -> list[Row]:
     sku_ids = sim.catalog.sku_ids
     promo_ids = sim.prices.promo_ids
     buyer_fmt = f"U{{:0{sim.catalog.buyer_width}d}}"
+    versions, _ = order_versions(sim, h)
     return [
         {
             "order_id": f"T{no:08d}",
@@ -74,37 +79,62 @@ def order_rows(sim: Simulator, h: int) -> list[Row]:
             "paid_at": iso(paid) if paid >= 0 else None,
             "updated_at": iso(ts),
         }
-        for ts, no, sku, buyer, qty, unit, pay, st, src, promo, created, paid in order_versions(
-            sim, h
+        for ts, no, sku, buyer, qty, unit, pay, st, src, promo, created, paid, *_ in (
+            versions.tolist()
         )
     ]
+
+
+def _fragments(sim: Simulator, b: OrderBatch) -> tuple[list[str], list[str]]:
+    """Each line's JSON before its status and between status and updated_at."""
+    if b.fragments is None:
+        iso = sim.clock.iso
+        sku_ids = sim.catalog.sku_ids
+        # Every interpolated string is ASCII without quotes or backslashes: no escaping needed.
+        promo_json = [f'"{p}"' for p in sim.prices.promo_ids]
+        width = sim.catalog.buyer_width
+        heads = []
+        mids = []
+        for no, buyer, sku, qty, unit, pay, src, promo, created, paid in zip(
+            b.order_no.tolist(),
+            b.buyer.tolist(),
+            b.sku.tolist(),
+            b.qty.tolist(),
+            b.unit_cents.tolist(),
+            b.pay_cents.tolist(),
+            b.source.tolist(),
+            b.promo.tolist(),
+            b.created_ts.tolist(),
+            b.paid_ts.tolist(),
+            strict=True,
+        ):
+            heads.append(
+                f'{{"order_id":"T{no:08d}","buyer_id":"U{buyer:0{width}d}",'
+                f'"sku_id":"{sku_ids[sku]}","quantity":{qty},'
+                f'"unit_price":"{unit // 100}.{unit % 100:02d}","pay_amount":{pay / 100!r},'
+                '"status":"'
+            )
+            mids.append(
+                f'","source":"{SOURCES[src]}",'
+                f'"promo_id":{promo_json[promo] if promo >= 0 else "null"},'
+                f'"created_at":"{iso(created)}",'
+                f'"paid_at":{chr(34) + iso(paid) + chr(34) if paid >= 0 else "null"},'
+                '"updated_at":"'
+            )
+        b.fragments = (heads, mids)
+    return b.fragments
 
 
 def order_bytes(sim: Simulator, h: int) -> tuple[list[int], list[bytes]]:
     """The same records as `order_rows`, serialized directly (the server's fast path)."""
     iso = sim.clock.iso
-    # Every interpolated string is ASCII without quotes or backslashes, so no escaping is needed.
-    sku_ids = sim.catalog.sku_ids
-    promo_json = [f'"{p}"' for p in sim.prices.promo_ids]
-    statuses = STATUSES
-    sources = SOURCES
-    width = sim.catalog.buyer_width
-    stamps: list[int] = []
-    rows: list[bytes] = []
-    for ts, no, sku, buyer, qty, unit, pay, st, src, promo, created, paid in order_versions(sim, h):
-        stamps.append(ts)
-        rows.append(
-            (
-                f'{{"order_id":"T{no:08d}","buyer_id":"U{buyer:0{width}d}",'
-                f'"sku_id":"{sku_ids[sku]}","quantity":{qty},'
-                f'"unit_price":"{unit // 100}.{unit % 100:02d}","pay_amount":{pay / 100!r},'
-                f'"status":"{statuses[st]}","source":"{sources[src]}",'
-                f'"promo_id":{promo_json[promo] if promo >= 0 else "null"},'
-                f'"created_at":"{iso(created)}",'
-                f'"paid_at":{chr(34) + iso(paid) + chr(34) if paid >= 0 else "null"},'
-                f'"updated_at":"{iso(ts)}"}}'
-            ).encode()
-        )
+    versions, batches = order_versions(sim, h)
+    frags = [_fragments(sim, b) for b in batches]
+    stamps = versions[:, 0].tolist()
+    rows = [
+        (frags[owner][0][line] + STATUSES[st] + frags[owner][1][line] + iso(ts) + '"}').encode()
+        for ts, st, line, owner in versions[:, [0, 7, 12, 13]].tolist()
+    ]
     return stamps, rows
 
 

@@ -31,7 +31,7 @@ AUTO_CLOSE = 1800
 HOUR = 3600
 VERSION_COLUMNS = (
     "updated_ts", "order_no", "sku", "buyer", "qty", "unit_cents", "pay_cents", "status",
-    "source", "promo", "created_ts", "paid_ts",
+    "source", "promo", "created_ts", "paid_ts", "line",
 )  # fmt: skip
 
 
@@ -80,6 +80,8 @@ class OrderBatch:
     late_lines: int
     # One row per version, columns as in VERSION_COLUMNS, so an hour is a plain slice.
     versions: np.ndarray
+    # Serialized JSON of each line around its status and updated_at, rendered on first use.
+    fragments: tuple[list[str], list[str]] | None = None
 
     def bounds(self, h: int) -> tuple[int, int]:
         """Index range in the version arrays of versions updated in hour `h`."""
@@ -244,7 +246,7 @@ def make_batch(
         [
             v_ts, line_no[v_line], sku[v_line], buyer[v_line], qty[v_line], unit[v_line],
             pay[v_line], v_status, source[v_line], promo[v_line], created[v_line],
-            paid_at[v_line],
+            paid_at[v_line], v_line,
         ],
         axis=1,
     ).astype(np.int64)  # fmt: skip
