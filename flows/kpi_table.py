@@ -11,24 +11,24 @@ from rich.table import Table
 from flows.settings import Settings
 from flows.warehouse import Warehouse
 
-__all__ = ["SHOWN", "recent_kpis", "render_kpis"]
+__all__ = ["SHOWN", "recent_kpis", "render_kpis", "wide_console"]
 
-SHOWN = (
-    "hour",
-    "visitors",
-    "buyers",
-    "conversion_rate",
-    "gmv",
-    "aov",
-    "paid_orders",
-    "units",
-    "bounce_rate",
-    "add_to_cart",
-    "favorites",
-    "cancel_rate",
-    "refund_amount",
-    "in_promo",
-)
+# column -> header; the full row is in --format csv/json
+SHOWN = {
+    "hour": "hour",
+    "visitors": "visitors",
+    "buyers": "buyers",
+    "conversion_rate": "conv",
+    "gmv": "gmv",
+    "aov": "aov",
+    "paid_orders": "orders",
+    "bounce_rate": "bounce",
+    "add_to_cart": "cart",
+    "favorites": "fav",
+    "cancel_rate": "cancel",
+    "refund_amount": "refunds",
+    "in_promo": "promo",
+}
 
 
 def recent_kpis(settings: Settings, hours: int) -> list[dict[str, Any]]:
@@ -38,7 +38,7 @@ def recent_kpis(settings: Settings, hours: int) -> list[dict[str, Any]]:
             "select * from mart.kpi_hourly order by hour desc limit ?", [max(0, hours)]
         ).sort("hour")
     frame = frame.with_columns(
-        pl.col("hour").dt.convert_time_zone(settings.shop.timezone).dt.strftime("%Y-%m-%d %H:%M%z")
+        pl.col("hour").dt.convert_time_zone(settings.shop.timezone).dt.strftime("%Y-%m-%d %H:%M")
     )
     return frame.to_dicts()
 
@@ -59,9 +59,14 @@ def _cell(name: str, value: Any) -> str:
 
 def render_kpis(rows: list[dict[str, Any]], title: str, console: Console | None = None) -> None:
     """Print KPI rows as a table on the terminal."""
-    table = Table(title=title)
-    for name in SHOWN:
-        table.add_column(name, justify="left" if name == "hour" else "right")
+    table = Table(title=title, pad_edge=False, box=None, header_style="bold")
+    for name, header in SHOWN.items():
+        table.add_column(header, justify="left" if name == "hour" else "right", no_wrap=True)
     for row in rows:
         table.add_row(*(_cell(n, row.get(n)) for n in SHOWN))
-    (console or Console()).print(table)
+    (console or wide_console()).print(table)
+
+
+def wide_console() -> Console:
+    """A console wide enough for the KPI table even when output is piped."""
+    return Console(width=max(Console().width, 130))
