@@ -61,6 +61,17 @@ def resolve(scenario: Scenario, clock: Clock, catalog: Catalog, regular: list[Pr
     top = [int(s) for s in np.argsort(-catalog.popularity)]
     n = 0
 
+    def free(candidates: list[int], a: int, b: int) -> list[int]:
+        """SKUs in no regular promotion running within a day of hours [a, b)."""
+        busy = {
+            sku
+            for p in regular
+            if p.start_h < b + 24 and p.end_h > a - 24
+            for sku in p.skus
+            if p.kind != "full_reduction"
+        }
+        return [s for s in candidates if s not in busy] or candidates
+
     def place(day: int, hour: int, hours: int) -> int | None:
         if day >= len(quiet):
             return None
@@ -83,7 +94,8 @@ def resolve(scenario: Scenario, clock: Clock, catalog: Catalog, regular: list[Pr
             h = place(effect.day, effect.hour, effect.hours)
             if h is None or h < 26:
                 continue
-            sku = top[1]
+            # A best seller, but not one a regular promotion is about to need as well.
+            sku = free(top[1:8], h - 24, h + effect.hours)[0]
             promo = Promotion(
                 f"P-FLASH-S{n}",
                 "限时秒杀 flash sale",
@@ -132,7 +144,9 @@ def resolve(scenario: Scenario, clock: Clock, catalog: Catalog, regular: list[Pr
             h = place(effect.day, effect.hour, 1)
             if h is None:
                 continue
-            priced = [s for s in top[3:] if catalog.base_lowest[s] is not None]
+            priced = free(
+                [s for s in top[3:] if catalog.base_lowest[s] is not None], h, h + effect.hours
+            )
             cheap, over = priced[0], priced[1]
             low = catalog.base_lowest[cheap]
             assert low is not None

@@ -173,8 +173,9 @@ def test_hourly_conversion_is_overdispersed() -> None:
     assert variance**0.5 > 1.2 * binomial
 
 
-def test_normal_has_no_incidents_and_no_faults() -> None:
-    sim = sim_for("normal")
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_normal_has_no_incidents_and_no_faults(seed: int) -> None:
+    sim = sim_for("normal", seed)
     assert sim.truth() == []
     assert sim.defects() == []
     for h in range(sim.clock.hours + 1):
