@@ -402,3 +402,27 @@ def test_chunks_are_cached_serialized_rows() -> None:
     [(chunk, lo, hi)] = sim.segments("traffic", at(sim, 5), at(sim, 6))
     assert isinstance(chunk, Chunk) and hi - lo == len(chunk.rows)
     assert sim.segments("traffic", at(sim, 5), at(sim, 6))[0][0] is chunk
+
+
+def test_promotion_start_surges_at_midnight_and_refunds_arrive_late() -> None:
+    sim = sim_for("normal")
+    flash = next(
+        p for p in sim.records("promotions", None, sim.spec.end) if p["kind"] == "flash_sale"
+    )
+    start = datetime.fromisoformat(flash["starts_at"])
+    assert start.hour == 0
+
+    def shop_visitors(when: datetime) -> int:
+        return visitors(sim.records("traffic", when, when + timedelta(hours=1)))
+
+    assert shop_visitors(start) > 3 * shop_visitors(start - timedelta(days=1))
+    rows = sim.records("orders", at(sim, 300), at(sim, 348))
+    refunds = [r for r in rows if r["status"] == "refunded"]
+    assert refunds and all(ts(r["updated_at"]) - ts(r["paid_at"]) >= 6 * 3600 for r in refunds)
+    sale = sim.records("orders", start, start + timedelta(hours=2))
+    in_promo = {r["promo_id"] for r in sale if r["status"] == "paid" and r["promo_id"]}
+    assert flash["promo_id"] in in_promo
+    prices = {i["sku_id"]: f"{i['promo_price']:.2f}" for i in flash["items"]}
+    assert all(
+        r["unit_price"] == prices[r["sku_id"]] for r in sale if r["promo_id"] == flash["promo_id"]
+    )
