@@ -1,0 +1,5 @@
+"""`python -m flows` runs the shoppulse command line."""
+
+from flows.cli import main
+
+main()
