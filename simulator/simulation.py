@@ -26,7 +26,9 @@ from simulator.timeline import SOURCES, Timeline
 
 __all__ = ["Chunk", "Simulator"]
 
-HOURLY_CACHE = 192
+# Hours kept serialized per dataset: a 48 h lookback plus room; order hours are the big ones
+# (about 4 MB each for a mid-size shop). Batches must cover MAX_LAG_HOURS + 1 to walk hours.
+HOURLY_CACHE = {"orders": 72, "traffic": 192, "inventory": 192, "keywords": 192}
 BATCH_CACHE = 160
 
 
@@ -92,7 +94,9 @@ class Simulator:
             if o.kind == "empty"
         ]
         self._batches: LRU[int, OrderBatch] = LRU(BATCH_CACHE)
-        self._chunks: LRU[tuple[str, int], Chunk] = LRU(HOURLY_CACHE * len(datasets.HOURLY))
+        self._chunks: dict[str, LRU[int, Chunk]] = {
+            name: LRU(size) for name, size in HOURLY_CACHE.items()
+        }
         self._static: dict[str, Chunk] = {}
         self._truth: list[Incident] | None = None
 
@@ -139,7 +143,7 @@ class Simulator:
                 stamps = [int(self.clock.starts[h])] * len(rows)
             return Chunk(stamps, [orjson.dumps(r) for r in rows])
 
-        return self._chunks.get((dataset, h), make)
+        return self._chunks[dataset].get(h, make)
 
     def _static_chunk(self, dataset: str) -> Chunk:
         if dataset not in self._static:
