@@ -49,7 +49,7 @@ def snapshot(warehouse: Warehouse) -> tuple[list[Any], ...]:
 def payloads(warehouse: Warehouse, channel: str | None = None) -> list[dict[str, Any]]:
     rows = warehouse.rows(
         "select payload from ops.deliveries where ? is null or channel = ? order by created_at,"
-        " hour, delivery_id",
+        " hour, rowid",  # rowid: insertion order among equal times
         [channel, channel],
     )
     return [json.loads(r[0]) for r in rows]
