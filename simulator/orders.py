@@ -80,8 +80,6 @@ class OrderBatch:
     late_lines: int
     # One row per version, columns as in VERSION_COLUMNS, so an hour is a plain slice.
     versions: np.ndarray
-    # Serialized JSON of each line around its status and updated_at, rendered on first use.
-    fragments: tuple[list[str], list[str]] | None = None
 
     def bounds(self, h: int) -> tuple[int, int]:
         """Index range in the version arrays of versions updated in hour `h`."""

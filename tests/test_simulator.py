@@ -388,9 +388,15 @@ def test_spec_validation_and_other_timezones() -> None:
     assert rows and all(r["updated_at"].endswith("+05:30") for r in rows)
 
 
-def test_fast_order_serialization_matches_the_records() -> None:
-    sim = sim_for("mixed")
-    for h in (3, 333, 500):
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin", "Asia/Kolkata"])
+def test_fast_order_serialization_matches_the_records(zone: str) -> None:
+    if zone == "Asia/Shanghai":
+        sim, hours = sim_for("mixed"), (3, 333, 500)
+    else:
+        start = datetime(2026, 10, 24, tzinfo=ZoneInfo(zone))
+        spec = ShopSpec(skus=8, visitors_per_day=20_000, start=start, days=3, timezone=zone)
+        sim, hours = Simulator("normal", 2, spec), (0, 26, 27, 50)
+    for h in hours:
         stamps, rows = datasets.order_bytes(sim, h)
         dicts = datasets.order_rows(sim, h)
         assert rows == [orjson.dumps(r) for r in dicts]
