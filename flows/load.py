@@ -10,7 +10,7 @@ import polars as pl
 from flows.extract import FilePage, JsonPage, Page
 from flows.warehouse import Warehouse, read_sql
 
-__all__ = ["MERGES", "WINDOW_FIELDS", "LoadResult", "land", "merge_batch"]
+__all__ = ["MERGES", "WINDOW_FIELDS", "LoadResult", "land", "merge_batch", "merge_staged"]
 
 WINDOW_FIELDS = {
     "orders": "updated_at",
@@ -162,10 +162,19 @@ def merge_batch(wh: Warehouse, batch_id: str, dataset: str) -> LoadResult:
 
     Runs inside the caller's transaction: on failure its rollback undoes all of this.
     """
-    merge = MERGES[dataset]
     staged = f"_stg_{dataset}"
     stage = read_sql(f"staging/stg_{dataset}")
     wh.execute(f"create or replace temp table {staged} as {stage}", {"batch_id": batch_id})
+    return merge_staged(wh, batch_id, dataset, staged)
+
+
+def merge_staged(wh: Warehouse, batch_id: str, dataset: str, staged: str) -> LoadResult:
+    """Quarantine and merge rows already typed by the dataset's staging model, then drop them.
+
+    `staged` names a table with the staging model's columns (a backfill stages its chunks
+    elsewhere, in parallel, and hands them to the single writer this way).
+    """
+    merge = MERGES[dataset]
     wh.execute(
         f"""
         insert or ignore into ops.quarantine (batch_id, dataset, seq, reason, record, record_hash)
