@@ -52,7 +52,7 @@ def test_errors_name_the_key(data: dict[str, object], env: dict[str, str], messa
 
 def test_route_to_unknown_channel_is_named() -> None:
     data = {**BASE, "routes": [{"match": {"severity": "critical"}, "channels": ["ding"]}]}
-    with pytest.raises(ConfigError, match="routes.0.channels names unknown channel 'ding'"):
+    with pytest.raises(ConfigError, match=r"routes\.0\.channels names unknown channel 'ding'"):
         parse_settings(data, {"SHOP_API_TOKEN": "t"})
 
 
