@@ -56,6 +56,24 @@ def main() -> None:
         f"built in {built:.2f} s; {lines:,.0f} paid order lines/hour on average"
     )
     since = sim.clock.instant(args.end_hour - args.hours)
+    # The simulator alone first (a fresh one, so "cold" is cold), then the same over HTTP.
+    alone = Simulator(args.scenario, args.seed, spec)
+    for label in ("cold", "warm"):
+        t = time.perf_counter()
+        pages = offset = 0
+        more = True
+        while more:
+            rows, more = alone.page(
+                args.dataset, since, sim.clock.instant(args.end_hour), offset, args.limit
+            )
+            offset += len(rows)
+            pages += 1
+        took = time.perf_counter() - t
+        print(
+            f"in-process {label}: {pages} pages, {offset:,} records in {took:.2f} s = "
+            f"{pages / took:.1f} pages/s"
+        )
+    del alone
     until = sim.clock.instant(args.end_hour)
     params = {"since": since.isoformat(), "until": until.isoformat(), "limit": str(args.limit)}
     with (
@@ -69,7 +87,7 @@ def main() -> None:
             pages, items, size = fetch(client, args.dataset, params)
             took = time.perf_counter() - t
             print(
-                f"{label}: {args.dataset} {args.hours} h window, limit={args.limit}: "
+                f"HTTP {label}: {args.dataset} {args.hours} h window, limit={args.limit}: "
                 f"{pages} pages, {items:,} records, {size / 1e6:.1f} MB in {took:.2f} s = "
                 f"{pages / took:.1f} pages/s, {items / took:,.0f} records/s"
             )
