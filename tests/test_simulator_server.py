@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from simulator import Simulator
+from simulator import ShopSpec, Simulator
 from simulator.server import SimulatorServer, truth_document
 
 TOKEN = "sim-test-token"
@@ -58,12 +58,12 @@ def fetch_all(
 
 def test_server_binds_loopback_only() -> None:
     with pytest.raises(ValueError):
-        SimulatorServer(Simulator("normal"), host="0.0.0.0")
+        SimulatorServer(Simulator("normal", 0, ShopSpec(skus=5, days=1)), host="0.0.0.0")
 
 
 def test_same_seed_serves_the_same_bytes() -> None:
-    first, second = Simulator("mixed", 5), Simulator("mixed", 5)
-    since, until = first.clock.instant(300), first.clock.instant(310)
+    first, second = (Simulator("normal", 5, ShopSpec(days=3)) for _ in range(2))
+    since, until = first.clock.instant(40), first.clock.instant(50)
     pages = []
     for sim in (first, second):
         with SimulatorServer(sim, token=TOKEN) as srv, _client(srv) as client:
