@@ -165,6 +165,9 @@ class Simulator:
         """The window as slices of cached chunks, in order: (chunk, lo, hi)."""
         if dataset not in datasets.DATASETS:
             raise KeyError(dataset)
+        for when in (since, until):
+            if when is not None and when.utcoffset() is None:
+                raise ValueError(f"window bounds must be timezone-aware, got {when.isoformat()}")
         lo_ts = float("-inf") if since is None else since.timestamp()
         hi_ts = until.timestamp()
         if dataset in ("products", "promotions"):
