@@ -137,10 +137,13 @@ def land(
     sql = f"""
         insert into raw.records (batch_id, dataset, seq, record)
         select $batch_id, $dataset, $seq + row_number() over (), record
-        from ({reader})
-        where as_ts(record ->> '{window}') is null
-            or (($since::timestamptz is null or as_ts(record ->> '{window}') >= $since)
-                and as_ts(record ->> '{window}') < $until)
+        from (
+            -- unreadable times pass through to staging, which quarantines them with a reason
+            select record, try_cast(record ->> '{window}' as timestamptz) as window_at
+            from ({reader})
+        )
+        where window_at is null
+            or (($since::timestamptz is null or window_at >= $since) and window_at < $until)
     """
     params.update(batch_id=batch_id, dataset=dataset, seq=seq, since=since, until=until)
     # DuckDB answers an insert with the number of rows it inserted

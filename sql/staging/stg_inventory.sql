@@ -9,12 +9,16 @@ fields as (
     select
         seq,
         record,
-        record ->> 'snapshot_at' as snapshot_at_raw,
-        record ->> 'sku_id' as sku_id,
-        record ->> 'warehouse' as warehouse,
-        record ->> 'on_hand' as on_hand_raw,
-        record ->> 'reserved' as reserved_raw
-    from source
+        v[1] as snapshot_at_raw,
+        v[2] as sku_id,
+        v[3] as warehouse,
+        v[4] as on_hand_raw,
+        v[5] as reserved_raw
+    from (
+        -- one parse of each record for all its fields
+        select seq, record, json_extract_string(record, ['$.snapshot_at', '$.sku_id', '$.warehouse', '$.on_hand', '$.reserved']) as v
+        from source
+    )
 ),
 
 typed as (

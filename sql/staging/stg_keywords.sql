@@ -9,14 +9,18 @@ fields as (
     select
         seq,
         record,
-        record ->> 'hour' as hour_raw,
-        record ->> 'keyword' as keyword,
-        record ->> 'impressions' as impressions_raw,
-        record ->> 'clicks' as clicks_raw,
-        record ->> 'visitors' as visitors_raw,
-        record ->> 'buyers' as buyers_raw,
-        record ->> 'pay_amount' as pay_amount_raw
-    from source
+        v[1] as hour_raw,
+        v[2] as keyword,
+        v[3] as impressions_raw,
+        v[4] as clicks_raw,
+        v[5] as visitors_raw,
+        v[6] as buyers_raw,
+        v[7] as pay_amount_raw
+    from (
+        -- one parse of each record for all its fields
+        select seq, record, json_extract_string(record, ['$.hour', '$.keyword', '$.impressions', '$.clicks', '$.visitors', '$.buyers', '$.pay_amount']) as v
+        from source
+    )
 ),
 
 typed as (

@@ -9,19 +9,23 @@ fields as (
     select
         seq,
         record,
-        record ->> 'order_id' as order_id,
-        record ->> 'sku_id' as sku_id,
-        record ->> 'buyer_id' as buyer_id,
-        record ->> 'quantity' as quantity_raw,
-        record ->> 'unit_price' as unit_price_raw,
-        record ->> 'pay_amount' as pay_amount_raw,
-        record ->> 'status' as status,
-        record ->> 'source' as source,
-        record ->> 'promo_id' as promo_id,
-        record ->> 'created_at' as created_at_raw,
-        record ->> 'paid_at' as paid_at_raw,
-        record ->> 'updated_at' as updated_at_raw
-    from source
+        v[1] as order_id,
+        v[2] as sku_id,
+        v[3] as buyer_id,
+        v[4] as quantity_raw,
+        v[5] as unit_price_raw,
+        v[6] as pay_amount_raw,
+        v[7] as status,
+        v[8] as source,
+        v[9] as promo_id,
+        v[10] as created_at_raw,
+        v[11] as paid_at_raw,
+        v[12] as updated_at_raw
+    from (
+        -- one parse of each record for all its fields
+        select seq, record, json_extract_string(record, ['$.order_id', '$.sku_id', '$.buyer_id', '$.quantity', '$.unit_price', '$.pay_amount', '$.status', '$.source', '$.promo_id', '$.created_at', '$.paid_at', '$.updated_at']) as v
+        from source
+    )
 ),
 
 typed as (

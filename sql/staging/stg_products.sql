@@ -9,14 +9,18 @@ fields as (
     select
         seq,
         record,
-        record ->> 'sku_id' as sku_id,
-        record ->> 'title' as title,
-        record ->> 'category' as category,
-        record ->> 'list_price' as list_price_raw,
-        record ->> 'lowest_price_90d' as lowest_price_90d_raw,
-        record ->> 'safety_stock' as safety_stock_raw,
-        record ->> 'updated_at' as updated_at_raw
-    from source
+        v[1] as sku_id,
+        v[2] as title,
+        v[3] as category,
+        v[4] as list_price_raw,
+        v[5] as lowest_price_90d_raw,
+        v[6] as safety_stock_raw,
+        v[7] as updated_at_raw
+    from (
+        -- one parse of each record for all its fields
+        select seq, record, json_extract_string(record, ['$.sku_id', '$.title', '$.category', '$.list_price', '$.lowest_price_90d', '$.safety_stock', '$.updated_at']) as v
+        from source
+    )
 ),
 
 typed as (

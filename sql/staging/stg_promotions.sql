@@ -9,16 +9,20 @@ fields as (
     select
         seq,
         record,
-        record ->> 'promo_id' as promo_id,
-        record ->> 'name' as name,
-        record ->> 'kind' as kind,
-        record ->> 'starts_at' as starts_at_raw,
-        record ->> 'ends_at' as ends_at_raw,
-        record ->> 'threshold_amount' as threshold_amount_raw,
-        record ->> 'discount_amount' as discount_amount_raw,
-        record ->> 'updated_at' as updated_at_raw,
+        v[1] as promo_id,
+        v[2] as name,
+        v[3] as kind,
+        v[4] as starts_at_raw,
+        v[5] as ends_at_raw,
+        v[6] as threshold_amount_raw,
+        v[7] as discount_amount_raw,
+        v[8] as updated_at_raw,
         record -> 'items' as items
-    from source
+    from (
+        -- one parse of each record for all its fields
+        select seq, record, json_extract_string(record, ['$.promo_id', '$.name', '$.kind', '$.starts_at', '$.ends_at', '$.threshold_amount', '$.discount_amount', '$.updated_at']) as v
+        from source
+    )
 ),
 
 typed as (

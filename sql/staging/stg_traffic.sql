@@ -9,15 +9,19 @@ fields as (
     select
         seq,
         record,
-        record ->> 'hour' as hour_raw,
-        record ->> 'source' as source,
-        record ->> 'sku_id' as sku_id,
-        record ->> 'visitors' as visitors_raw,
-        record ->> 'page_views' as page_views_raw,
-        record ->> 'bounces' as bounces_raw,
-        record ->> 'add_to_cart' as add_to_cart_raw,
-        record ->> 'favorites' as favorites_raw
-    from source
+        v[1] as hour_raw,
+        v[2] as source,
+        v[3] as sku_id,
+        v[4] as visitors_raw,
+        v[5] as page_views_raw,
+        v[6] as bounces_raw,
+        v[7] as add_to_cart_raw,
+        v[8] as favorites_raw
+    from (
+        -- one parse of each record for all its fields
+        select seq, record, json_extract_string(record, ['$.hour', '$.source', '$.sku_id', '$.visitors', '$.page_views', '$.bounces', '$.add_to_cart', '$.favorites']) as v
+        from source
+    )
 ),
 
 typed as (
