@@ -1,14 +1,15 @@
 """How long the hourly KPI refresh takes for one new hour, with a week vs a year of history.
 
-    .venv/bin/python -m bench.kpi_refresh --days 7 365 --lines-per-hour 5000 --runs 5
+    .venv/bin/python -m bench.kpi_refresh --days 7 365 --lines-per-hour 5000 --runs 8
 
 Core rows are generated straight into DuckDB (no HTTP, no staging) by a deterministic model of
 a mid-size shop: order lines that are created, paid (or cancelled after 20 minutes), shipped a
 day later, completed after five days, and ~3% refunded 1-7 days after payment; traffic per
 hour × source × SKU, inventory per hour × SKU × warehouse, search keywords per hour, and a
-24-hour promotion every week. Each measured hour upserts the lines whose state changed in it
-(new lines and late updates alike), computes the touched instants as flows/load.py does, and
-times `refresh_marts` alone.
+24-hour promotion every week. The marts are built for the whole history first. Each measured
+hour then upserts the lines whose state changed in it (new lines and late updates alike),
+computes the touched instants as flows/load.py does, checkpoints, and times `refresh_marts`
+alone (wall and process CPU). The warehouses take turns, so a busy machine slows all alike.
 """
 
 from __future__ import annotations
@@ -315,34 +316,86 @@ def _fill_stock_history(wh: Warehouse, shop: Shop, hours: int) -> None:
     )
 
 
-def measure(days: int, lines_per_hour: int, runs: int, tz: str, workdir: Path) -> list[float]:
-    """Build a warehouse with `days` of history and time the refresh of `runs` new hours."""
-    now = datetime(2026, 11, 1, tzinfo=UTC)
-    shop = Shop(origin=now - timedelta(days=days), lines_per_hour=lines_per_hour)
-    path = workdir / f"bench-{days}d.duckdb"
-    path.unlink(missing_ok=True)
-    with Warehouse(path) as wh:
+@dataclass
+class Bench:
+    """One warehouse under test: its shop, and where its next hour starts."""
+
+    days: int
+    shop: Shop
+    wh: Warehouse
+    next_hour: datetime
+    timings: list[tuple[float, float]]
+
+
+def open_bench(days: int, lines_per_hour: int, tz: str, path: Path) -> Bench:
+    """Open (building it if new) a warehouse holding `days` of history."""
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    shop = Shop(origin=start - timedelta(days=days), lines_per_hour=lines_per_hour)
+    wh = Warehouse(path)
+    last = wh.rows("select max(hour) from core.traffic")[0][0]
+    if last is None:
         started = time.monotonic()
         populate(wh.con, shop, days * 24)
-        build_marts(wh, tz, shop.origin, now)
+        build_marts(wh, tz, shop.origin, start)
         _fill_stock_history(wh, shop, days * 24)
         wh.execute("checkpoint")
-        rows = wh.rows("select count(*) from core.orders")[0][0]
-        print(
-            f"{days:>4} days: {rows:,} order lines, built in {time.monotonic() - started:.0f} s",
-            flush=True,
+        print(f"{days:>4} days: built in {time.monotonic() - started:.0f} s", flush=True)
+    else:
+        start = last.astimezone(UTC) + timedelta(hours=1)
+    rows = wh.rows("select count(*) from core.orders")[0][0]
+    print(f"{days:>4} days: {rows:,} order lines before {start:%Y-%m-%d %H:%M}Z", flush=True)
+    return Bench(days, shop, wh, start, [])
+
+
+def lookback_touched(wh: Warehouse, hour: datetime, hours: int) -> pl.Series:
+    """What the loader also touches when it re-reads `hours` of orders before `hour`.
+
+    flows/load.py reports every staged row, changed or not, so a run with a lookback
+    re-touches the created/paid/updated instants of all lines updated in that window.
+    """
+    frame = wh.frame(
+        """
+        with lines as (
+            select created_at, paid_at, updated_at
+            from core.orders
+            where updated_at >= $since::timestamptz and updated_at < $until::timestamptz
+        ),
+
+        instants as (
+            select created_at as t from lines
+            union all select paid_at from lines
+            union all select updated_at from lines
         )
-        timings = []
-        for n in range(runs):
-            touched = advance_hour(wh.con, shop, now + timedelta(hours=n))
-            started = time.monotonic()
-            with wh.transaction():
-                hours = refresh_marts(wh, tz, touched)
-            elapsed = time.monotonic() - started
-            timings.append(elapsed)
-            print(f"      hour {n + 1}: {hours} hours refreshed in {elapsed * 1000:.0f} ms")
-    path.unlink(missing_ok=True)
-    return timings
+
+        select distinct time_bucket(interval 15 minute, t) as t
+        from instants
+        where t is not null
+        """,
+        {"since": hour - timedelta(hours=hours), "until": hour + timedelta(hours=1)},
+    )
+    return frame.get_column("t").cast(pl.Datetime("us", "UTC"))
+
+
+def step(bench: Bench, tz: str, lookback_hours: int) -> None:
+    """Load the bench's next hour, then time refresh_marts for what it touched."""
+    hour = bench.next_hour
+    touched = advance_hour(bench.wh.con, bench.shop, hour)
+    if lookback_hours:
+        touched = pl.concat([touched, lookback_touched(bench.wh, hour, lookback_hours)]).unique()
+    # flush the load's WAL now, so an automatic checkpoint is not billed to the refresh
+    bench.wh.execute("checkpoint")
+    wall, cpu = time.monotonic(), time.process_time()
+    with bench.wh.transaction():
+        hours = refresh_marts(bench.wh, tz, touched)
+    wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+    bench.timings.append((wall, cpu))
+    bench.next_hour = hour + timedelta(hours=1)
+    days = touched.dt.convert_time_zone(tz).dt.date().n_unique()
+    print(
+        f"{bench.days:>4} days, hour {hour:%m-%d %H:%M}Z: {hours} hours on {days} days"
+        f" refreshed in {wall * 1000:.0f} ms (cpu {cpu * 1000:.0f} ms)",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -351,19 +404,44 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lines-per-hour", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--timezone", default="Asia/Shanghai")
+    parser.add_argument(
+        "--lookback-hours",
+        type=int,
+        default=0,
+        help="also touch what a run re-reading this many hours of orders touches",
+    )
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the warehouses in --workdir and reuse them"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
-        results = {
-            d: measure(d, args.lines_per_hour, args.runs, args.timezone, workdir) for d in args.days
-        }
-    base = statistics.median(results[args.days[0]])
-    for d, timings in results.items():
-        median = statistics.median(timings)
+        benches = []
+        for days in args.days:
+            path = workdir / f"bench-{days}d-{args.lines_per_hour}.duckdb"
+            if not args.keep:
+                path.unlink(missing_ok=True)
+            benches.append(open_bench(days, args.lines_per_hour, args.timezone, path))
+        try:
+            # interleaved, so a busy machine slows every history size alike
+            for _ in range(args.runs):
+                for bench in benches:
+                    step(bench, args.timezone, args.lookback_hours)
+        finally:
+            for bench in benches:
+                bench.wh.close()
+                if not args.keep:
+                    bench.wh.path.unlink(missing_ok=True)
+    base_wall = statistics.median(w for w, _ in benches[0].timings)
+    base_cpu = statistics.median(c for _, c in benches[0].timings)
+    for bench in benches:
+        wall = statistics.median(w for w, _ in bench.timings)
+        cpu = statistics.median(c for _, c in bench.timings)
         print(
-            f"{d:>4} days of history: median {median * 1000:.0f} ms per new hour"
-            f" ({median / base - 1:+.0%} vs {args.days[0]} days)"
+            f"{bench.days:>4} days of history: median {wall * 1000:.0f} ms wall"
+            f" ({wall / base_wall - 1:+.0%}), {cpu * 1000:.0f} ms cpu ({cpu / base_cpu - 1:+.0%})"
+            f" per new hour, vs {benches[0].days} days"
         )
 
 
