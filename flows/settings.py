@@ -113,6 +113,9 @@ class LowStockPromoSettings(_Strict):
     lookahead_hours: int = Field(default=24, ge=0)
     min_cover_hours: float = Field(default=2.0, ge=0)
     velocity_hours: int = Field(default=6, ge=1)
+    # expected sales multiplier per promotion kind before a promotion's own sales are seen
+    # (transforms.stockout.DEFAULT_UPLIFT fills the kinds not given)
+    uplift: dict[str, float] = Field(default_factory=dict)
 
 
 class CancelSpikeSettings(_Strict):

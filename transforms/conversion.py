@@ -1,0 +1,477 @@
+"""conversion_drop (DESIGN.md §6): is conversion in this hour really below its usual level?
+
+For each scope (the shop, each traffic source) and evaluated hour t:
+
+1. Baseline: the same local hour on each of the previous `baseline_days` days, in the same
+   promotion state as t; hours that were themselves anomalous (more than `outlier_z`
+   standard deviations from the baseline's median) are left out, t never is in it.
+2. Spread: conversion varies more than a binomial, so the hour-to-hour over-dispersion
+   (`rho`, per scope, from the residuals of the baseline period) and the day-level
+   correlation between hours (`tau2`, a slow day is slow all day) are estimated from the
+   same days, and the baseline's own estimation error is added.
+3. Evidence over the last 1, 2 and 3 hours: buyers against expected buyers, as a
+   beta-binomial lower tail, so a sustained moderate drop accumulates evidence while a
+   single bad hour of a big drop is caught at once.
+
+Every step reads only rows at or before t (baseline days strictly before t's local day), so
+evaluating all hours at once gives the same answer as evaluating each hour alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+
+from transforms.stats import effective_rho, lower_tail
+
+__all__ = [
+    "CONVERSION_CANDIDATE_SCHEMA",
+    "CONVERSION_INPUT_SCHEMA",
+    "SHOP",
+    "conversion_baseline",
+    "conversion_drop",
+    "conversion_scores",
+    "dispersion",
+    "sku_breakdown",
+    "source_breakdown",
+]
+
+TS = pl.Datetime("us", "UTC")
+# the scope key of shop-level rows (source is null in inputs and outputs)
+SHOP = ""
+# how far back "GMV lost so far" looks for the start of a drop
+RUN_HOURS = 12
+
+CONVERSION_INPUT_SCHEMA: dict[str, pl.DataType] = {
+    "hour": TS,
+    "source": pl.String(),
+    "visitors": pl.Int64(),
+    "buyers": pl.Int64(),
+    "gmv": pl.Float64(),
+    "in_promo": pl.Boolean(),
+}
+
+CONVERSION_CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
+    "hour": TS,
+    "source": pl.String(),
+    "visitors": pl.Int64(),
+    "buyers": pl.Int64(),
+    "conversion_rate": pl.Float64(),
+    "baseline_rate": pl.Float64(),
+    "baseline_hours": pl.Int64(),
+    "window_hours": pl.Int64(),
+    "window_rate": pl.Float64(),
+    "window_baseline_rate": pl.Float64(),
+    "drop": pl.Float64(),
+    "p_value": pl.Float64(),
+    "missing_buyers": pl.Float64(),
+    "run_hours": pl.Int64(),
+    "baseline_aov": pl.Float64(),
+    "gmv_lost": pl.Float64(),
+}
+
+
+def _prepare(hourly: pl.DataFrame, tz: str) -> pl.DataFrame:
+    local = pl.col("hour").dt.convert_time_zone(tz)
+    return (
+        hourly.select([pl.col(c).cast(t) for c, t in CONVERSION_INPUT_SCHEMA.items()])
+        .with_columns(
+            scope=pl.col("source").fill_null(SHOP),
+            hod=local.dt.hour(),
+            day=local.dt.date(),
+            in_promo=pl.col("in_promo").fill_null(False),
+        )
+        .filter(pl.col("visitors") > 0)
+    )
+
+
+def _target_days(frame: pl.DataFrame, hours: pl.Series, tz: str) -> pl.DataFrame:
+    local = pl.col("hour").dt.convert_time_zone(tz)
+    return (
+        pl.DataFrame({"hour": hours.cast(TS)})
+        .select(target_day=local.dt.date())
+        .unique()
+        .sort("target_day")
+    )
+
+
+def _baseline_rows(frame: pl.DataFrame, days: pl.DataFrame, baseline_days: int) -> pl.DataFrame:
+    """Each target day joined with the rows of the `baseline_days` days before it."""
+    return days.join(frame, how="cross").filter(
+        (pl.col("day") < pl.col("target_day"))
+        & (pl.col("day") >= pl.col("target_day") - timedelta(days=baseline_days))
+    )
+
+
+def dispersion(
+    hourly: pl.DataFrame, hours: pl.Series, tz: str, *, baseline_days: int = 14
+) -> pl.DataFrame:
+    """Per target local day and scope: `rho` (hour-to-hour over-dispersion) and `tau2`
+    (relative variance shared by the hours of one day), from the `baseline_days` before it.
+
+    Residuals are taken around each (local hour, promotion state) mean; a first pass flags
+    hours more than 4 sd out (incidents) and the second pass leaves them out.
+    """
+    frame = _prepare(hourly, tz)
+    rows = _baseline_rows(frame, _target_days(frame, hours, tz), baseline_days)
+    groups = ["target_day", "scope", "hod", "in_promo"]
+    rows = rows.with_columns(
+        p=pl.col("buyers").sum().over(groups) / pl.col("visitors").sum().over(groups),
+        m=pl.len().over(groups).cast(pl.Float64),
+    ).filter((pl.col("m") >= 3) & (pl.col("p") > 0) & (pl.col("p") < 1))
+    rows = rows.with_columns(
+        r=pl.col("buyers") - pl.col("visitors") * pl.col("p"),
+        e=pl.col("visitors") * pl.col("p") * (1 - pl.col("p")),
+        c=pl.col("m") / (pl.col("m") - 1),
+    ).with_columns(
+        excess=pl.col("r") ** 2 * pl.col("c") - pl.col("e"),
+        scale=pl.col("visitors") * (pl.col("visitors") - 1) * pl.col("p") * (1 - pl.col("p")),
+    )
+    keys = ["target_day", "scope"]
+
+    def rho_of(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.group_by(keys).agg(
+            rho=(pl.col("excess").sum() / pl.col("scale").sum()).clip(0.0, 0.5)
+        )
+
+    first = rho_of(rows)
+    flagged = rows.join(first, on=keys).with_columns(
+        z=pl.col("r") / (pl.col("e") * (1 + (pl.col("visitors") - 1) * pl.col("rho"))).sqrt()
+    )
+    kept = flagged.filter(pl.col("z").abs() <= 4.0).drop("rho", "z")
+    rho = rho_of(kept)
+    # tau2: covariance of relative residuals between different hours of the same day
+    daily = (
+        kept.with_columns(expected=pl.col("visitors") * pl.col("p"))
+        .group_by([*keys, "day"])
+        .agg(
+            cross=pl.col("r").sum() ** 2 - (pl.col("r") ** 2).sum(),
+            pairs=pl.col("expected").sum() ** 2 - (pl.col("expected") ** 2).sum(),
+            c=pl.col("c").mean(),
+        )
+    )
+    tau = daily.group_by(keys).agg(
+        tau2=((pl.col("cross") * pl.col("c")).sum() / pl.col("pairs").sum()).clip(0.0, 0.25)
+    )
+    return rho.join(tau, on=keys, how="left").with_columns(pl.col("tau2").fill_null(0.0))
+
+
+def conversion_baseline(
+    hourly: pl.DataFrame,
+    hours: pl.Series,
+    tz: str,
+    *,
+    baseline_days: int = 14,
+    outlier_z: float = 3.0,
+    min_baseline_hours: int = 4,
+) -> pl.DataFrame:
+    """Per evaluated hour and scope: the baseline rate, its variance, the baseline AOV and
+    the spread parameters, for every scope with traffic in that hour."""
+    frame = _prepare(hourly, tz)
+    spread = dispersion(hourly, hours, tz, baseline_days=baseline_days)
+    wanted = pl.DataFrame({"hour": hours.cast(TS)}).unique()
+    targets = frame.join(wanted, on="hour", how="semi").select(
+        "hour", "scope", "hod", "in_promo", target_day="day"
+    )
+    rows = (
+        targets.join(
+            frame.select("scope", "hod", "in_promo", "day", "visitors", "buyers", "gmv"),
+            on=["scope", "hod", "in_promo"],
+        )
+        .filter(
+            (pl.col("day") < pl.col("target_day"))
+            & (pl.col("day") >= pl.col("target_day") - timedelta(days=baseline_days))
+        )
+        .join(spread, on=["target_day", "scope"], how="left")
+        .with_columns(pl.col("rho").fill_null(0.0), pl.col("tau2").fill_null(0.0))
+    )
+    keys = ["hour", "scope"]
+    rate = pl.col("buyers") / pl.col("visitors")
+    rows = rows.with_columns(median=rate.median().over(keys)).with_columns(
+        z=(pl.col("buyers") - pl.col("visitors") * pl.col("median"))
+        / (
+            pl.col("visitors")
+            * pl.col("median")
+            * (1 - pl.col("median"))
+            * (1 + (pl.col("visitors") - 1) * pl.col("rho"))
+        ).sqrt()
+    )
+    # a baseline of zeros (median 0) cannot flag anything: keep every row then
+    kept = rows.filter(pl.col("z").is_nan() | (pl.col("z").abs() <= outlier_z))
+    base = kept.group_by(keys).agg(
+        baseline_hours=pl.len().cast(pl.Int64),
+        base_visitors=pl.col("visitors").sum(),
+        base_buyers=pl.col("buyers").sum(),
+        base_gmv=pl.col("gmv").sum(),
+        rho=pl.col("rho").first(),
+        tau2=pl.col("tau2").first(),
+        # sum of n_i (1 + (n_i - 1) rho) for the variance of the pooled rate
+        spread=(pl.col("visitors") * (1 + (pl.col("visitors") - 1) * pl.col("rho"))).sum(),
+    )
+    p = pl.col("base_buyers") / pl.col("base_visitors")
+    return (
+        base.filter(pl.col("baseline_hours") >= min_baseline_hours)
+        .with_columns(baseline_rate=p)
+        .with_columns(
+            baseline_var=pl.col("baseline_rate")
+            * (1 - pl.col("baseline_rate"))
+            * pl.col("spread")
+            / pl.col("base_visitors") ** 2,
+            baseline_aov=pl.when(pl.col("base_buyers") > 0)
+            .then(pl.col("base_gmv") / pl.col("base_buyers"))
+            .otherwise(None),
+        )
+        .select(
+            "hour",
+            "scope",
+            "baseline_rate",
+            "baseline_var",
+            "baseline_hours",
+            "baseline_aov",
+            "rho",
+            "tau2",
+        )
+    )
+
+
+def conversion_scores(
+    hourly: pl.DataFrame,
+    hours: pl.Series,
+    tz: str,
+    *,
+    baseline_days: int = 14,
+    windows: Sequence[int] = (1, 2, 3),
+    outlier_z: float = 3.0,
+    min_baseline_hours: int = 4,
+    min_drop: float = 0.25,
+) -> pl.DataFrame:
+    """One row per (evaluated hour, scope, window length w): buyers against expected buyers
+    over the w hours ending at that hour, the relative drop and the beta-binomial lower tail;
+    plus the run of consecutive hours (up to RUN_HOURS) that were down by `min_drop / 2` or
+    more, and the buyers they missed.
+
+    `hourly` needs, per scope, the rows of the `baseline_days` days before each evaluated
+    hour and of the RUN_HOURS hours before it (columns CONVERSION_INPUT_SCHEMA; `source`
+    null for the shop). Scopes without a usable baseline are left out.
+    """
+    frame = _prepare(hourly, tz)
+    span = max(max(windows), RUN_HOURS)
+    wanted = hours.cast(TS)
+    # the hours each window needs: the evaluated hours and the span - 1 before them
+    needed = (
+        pl.DataFrame({"hour": wanted})
+        .with_columns(back=pl.int_ranges(0, span).list.eval(pl.element() * pl.duration(hours=1)))
+        .explode("back")
+        .select(hour=pl.col("hour") - pl.col("back"))
+        .unique()
+        .get_column("hour")
+    )
+    base = conversion_baseline(
+        hourly,
+        needed,
+        tz,
+        baseline_days=baseline_days,
+        outlier_z=outlier_z,
+        min_baseline_hours=min_baseline_hours,
+    )
+    obs = frame.join(base, on=["hour", "scope"]).with_columns(
+        expected=pl.col("visitors") * pl.col("baseline_rate"),
+    )
+    n = pl.col("visitors")
+    p = pl.col("baseline_rate")
+    obs = obs.with_columns(
+        var=n * p * (1 - p) * (1 + (n - 1) * pl.col("rho")) + n**2 * pl.col("baseline_var"),
+    ).select(
+        "hour",
+        "scope",
+        "visitors",
+        "buyers",
+        "expected",
+        "var",
+        "baseline_rate",
+        "baseline_hours",
+        "baseline_aov",
+        "tau2",
+    )
+    runs = _runs(obs, min_drop)
+    parts = []
+    current = obs.join(pl.DataFrame({"hour": wanted}).unique(), on="hour", how="semi")
+    for w in sorted(set(windows)):
+        back = pl.DataFrame({"lag": list(range(w))})
+        pieces = (
+            current.select("hour", "scope")
+            .join(back, how="cross")
+            .with_columns(at=pl.col("hour") - pl.duration(hours=1) * pl.col("lag"))
+            .join(
+                obs.select(
+                    "scope",
+                    at="hour",
+                    n="visitors",
+                    x="buyers",
+                    e="expected",
+                    v="var",
+                    tau2="tau2",
+                ),
+                on=["scope", "at"],
+            )
+        )
+        sums = (
+            pieces.group_by("hour", "scope")
+            .agg(
+                hours=pl.len(),
+                n_w=pl.col("n").sum(),
+                x_w=pl.col("x").sum(),
+                e_w=pl.col("e").sum(),
+                v_w=pl.col("v").sum()
+                + pl.col("tau2").max() * (pl.col("e").sum() ** 2 - (pl.col("e") ** 2).sum()),
+                min_n=pl.col("n").min(),
+            )
+            .filter(pl.col("hours") == w)
+            .with_columns(window_hours=pl.lit(w, dtype=pl.Int64))
+        )
+        parts.append(sums)
+    windowed = pl.concat(parts)
+    if windowed.is_empty():
+        tails = np.zeros(0)
+    else:
+        n_w = windowed.get_column("n_w").to_numpy().astype(np.float64)
+        p_w = (windowed.get_column("e_w") / windowed.get_column("n_w")).to_numpy()
+        rho_w = effective_rho(n_w, p_w, windowed.get_column("v_w").to_numpy())
+        tails = lower_tail(windowed.get_column("x_w").to_numpy(), n_w, p_w, rho_w)
+    windowed = windowed.with_columns(
+        p_value=pl.Series(tails, dtype=pl.Float64),
+        drop=1 - pl.col("x_w") / pl.col("e_w"),
+        window_rate=pl.col("x_w") / pl.col("n_w"),
+        window_baseline_rate=pl.col("e_w") / pl.col("n_w"),
+    )
+    return (
+        current.join(windowed, on=["hour", "scope"])
+        .join(runs, on=["hour", "scope"], how="left")
+        .with_columns(
+            source=pl.when(pl.col("scope") == SHOP).then(None).otherwise(pl.col("scope")),
+            conversion_rate=pl.col("buyers") / pl.col("visitors"),
+            hour_drop=1 - pl.col("buyers") / pl.col("expected"),
+        )
+        .sort("hour", "scope", "window_hours")
+    )
+
+
+def _runs(obs: pl.DataFrame, min_drop: float) -> pl.DataFrame:
+    """Per (hour, scope): the run of consecutive hours up to it that were clearly down (at
+    most RUN_HOURS), and the buyers those hours missed (expected minus actual)."""
+    one = obs.select("hour", "scope", "expected", "buyers").sort("scope", "hour")
+    down = (1 - pl.col("buyers") / pl.col("expected") >= min_drop / 2).fill_null(False)
+    step = pl.col("hour").diff() != pl.duration(hours=1)
+    change = (pl.col("down") != pl.col("down").shift(1)) | step
+    return (
+        one.with_columns(down=down)
+        .with_columns(run=change.fill_null(True).cum_sum().over("scope"))
+        .with_columns(
+            run_hours=pl.int_range(1, pl.len() + 1).over("scope", "run").clip(None, RUN_HOURS),
+            run_missing=(pl.col("expected") - pl.col("buyers"))
+            .rolling_sum(RUN_HOURS, min_samples=1)
+            .over("scope", "run"),
+        )
+        .with_columns(
+            run_hours=pl.when(pl.col("down")).then(pl.col("run_hours")).otherwise(0),
+            run_missing=pl.when(pl.col("down")).then(pl.col("run_missing")).otherwise(0.0),
+        )
+        .select("hour", "scope", "run_hours", "run_missing")
+    )
+
+
+def conversion_drop(
+    scores: pl.DataFrame,
+    *,
+    min_drop: float = 0.25,
+    min_visitors: int = 100,
+    alpha: float = 0.001,
+) -> pl.DataFrame:
+    """The (hour, scope) pairs whose conversion is down: for some window the drop is at
+    least `min_drop`, each hour has at least `min_visitors`, the lower tail is under
+    `alpha / number of windows`, and the evaluated hour itself is below its baseline.
+
+    Per pair the most significant window is kept; `missing_buyers` and `gmv_lost` (missing
+    buyers × baseline AOV) cover the run of hours that were down so far, at least the window.
+    """
+    if scores.is_empty():
+        return pl.DataFrame(schema=CONVERSION_CANDIDATE_SCHEMA)
+    windows = scores.get_column("window_hours").n_unique()
+    level = alpha / windows
+    hits = (
+        scores.filter(
+            (pl.col("visitors") >= min_visitors)
+            & (pl.col("min_n") >= min_visitors)
+            & (pl.col("drop") >= min_drop)
+            & (pl.col("hour_drop") > 0)
+            & (pl.col("p_value") < level)
+        )
+        .sort("p_value", "window_hours")
+        .group_by("hour", "scope", maintain_order=True)
+        .first()
+    )
+    window_missing = pl.col("e_w") - pl.col("x_w")
+    longer = pl.col("run_hours").fill_null(0) > pl.col("window_hours")
+    return (
+        hits.with_columns(
+            missing_buyers=pl.when(longer)
+            .then(pl.max_horizontal(pl.col("run_missing"), window_missing))
+            .otherwise(window_missing),
+            run_hours=pl.max_horizontal(pl.col("run_hours").fill_null(0), "window_hours"),
+        )
+        .with_columns(gmv_lost=pl.col("missing_buyers") * pl.col("baseline_aov").fill_null(0.0))
+        .select([pl.col(c).cast(t) for c, t in CONVERSION_CANDIDATE_SCHEMA.items()])
+        .sort("hour", "source", nulls_last=False)
+    )
+
+
+def source_breakdown(scores: pl.DataFrame, hour: pl.Expr | object, hours: int) -> pl.DataFrame:
+    """Missing buyers per source over the `hours` hours ending at `hour`, largest first,
+    with each source's share of the sources' total shortfall."""
+    current = scores.filter(
+        (pl.col("hour") == hour) & (pl.col("window_hours") == hours) & (pl.col("scope") != SHOP)
+    )
+    missing = (pl.col("e_w") - pl.col("x_w")).alias("missing_buyers")
+    out = current.select("source", missing, expected="e_w", buyers="x_w").filter(
+        pl.col("missing_buyers") > 0
+    )
+    total = out.get_column("missing_buyers").sum()
+    return out.with_columns(share=pl.col("missing_buyers") / total if total else pl.lit(0.0)).sort(
+        "missing_buyers", descending=True
+    )
+
+
+def sku_breakdown(
+    rows: pl.DataFrame, window: pl.Series, source: str | None, *, top: int = 3
+) -> pl.DataFrame:
+    """Missing buyers per SKU over the `window` hours (in one source, or all when None),
+    against each SKU's conversion in the other hours of `rows` (the same local hours on
+    the baseline days); the `top` SKUs with the largest shortfall, with their share.
+
+    `rows`: hour, source, sku_id, visitors, buyers.
+    """
+    scoped = rows if source is None else rows.filter(pl.col("source") == source)
+    now = pl.col("hour").is_in(window.cast(TS).implode())
+    visitors, buyers = pl.col("visitors").cast(pl.Float64), pl.col("buyers").cast(pl.Float64)
+    per_sku = scoped.group_by("sku_id").agg(
+        visitors=visitors.filter(now).sum(),
+        buyers=buyers.filter(now).sum(),
+        base_visitors=visitors.filter(~now).sum(),
+        base_buyers=buyers.filter(~now).sum(),
+    )
+    found = (
+        per_sku.filter(pl.col("base_visitors") > 0)
+        .with_columns(expected=pl.col("visitors") * pl.col("base_buyers") / pl.col("base_visitors"))
+        .with_columns(missing_buyers=pl.col("expected") - pl.col("buyers"))
+        .filter(pl.col("missing_buyers") > 0)
+    )
+    total = found.get_column("missing_buyers").sum()
+    return (
+        found.with_columns(share=pl.col("missing_buyers") / total if total else pl.lit(0.0))
+        .sort("missing_buyers", "sku_id", descending=[True, False])
+        .head(top)
+        .select("sku_id", "missing_buyers", "expected", "buyers", "share")
+    )
