@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -12,8 +12,10 @@ from flows.extract import make_source
 from flows.pipeline import run_hour
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse
+from simulator import Simulator
+from simulator.server import SimulatorServer
 
-__all__ = ["DEMO_TOKEN", "demo_config", "run_demo"]
+__all__ = ["DEMO_TOKEN", "demo_config", "replay_end", "run_demo"]
 
 DEMO_TOKEN = "demo-token-loopback-only"
 HISTORY_DAYS = 21
@@ -61,17 +63,25 @@ def _history(settings: Settings) -> Settings:
     return settings.model_copy(update={"source": source})
 
 
+def replay_end(sim: Simulator) -> datetime:
+    """The demo's clock: the local midnight after the scenario's last incident, else its end."""
+    ends = [i.end for i in sim.truth()]
+    if not ends:
+        return sim.spec.end.astimezone(UTC)
+    last = max(ends).astimezone(sim.spec.tz)
+    midnight = datetime.combine(last.date() + timedelta(days=1), datetime.min.time(), sim.spec.tz)
+    return min(midnight, sim.spec.end).astimezone(UTC)
+
+
 def run_demo(directory: Path, *, hours: int = 48, scenario: str = "demo", seed: int = 7) -> None:
     """Serve the simulator, load its history, then replay the last `hours` hour by hour."""
     from flows.etl import hourly_etl
     from flows.kpi_table import recent_kpis, render_kpis, wide_console
-    from simulator import Simulator
-    from simulator.server import SimulatorServer
 
     console = wide_console()
     started = time.monotonic()
     sim = Simulator(scenario, seed)
-    end = sim.spec.end.astimezone(UTC)
+    end = replay_end(sim)
     replay_from = end - timedelta(hours=hours)
     for stale in ("demo-shop.duckdb", "demo-shop.duckdb.wal", "alerts.jsonl"):
         (directory / stale).unlink(missing_ok=True)

@@ -164,6 +164,18 @@ SCENARIOS: dict[str, Scenario] = {
             (BadPromo(1),),
         ),
         Scenario(
+            "demo",
+            "two eventful days at the end of the quiet stretch, for `shoppulse demo`",
+            (
+                BadPromo(5, hour=8),
+                ConversionDrop(5, 10, 3, 0.5, "search"),
+                Outage(5, 15, 1, "5xx"),
+                DirtyHour(5, 17),
+                Stockout(6, hour=9),
+                ConversionDrop(6, 20, 2, 0.6),
+            ),
+        ),
+        Scenario(
             "mixed",
             "several incidents over four weeks",
             (

@@ -197,6 +197,7 @@ def test_every_scenario_builds_and_labels_with_design_names(name: str) -> None:
         "promo_stockout": {"low_stock_promo"},
         "cancel_spike": {"cancel_spike", "promo_audit"},
         "export_outage": {"data_gap"},
+        "demo": {"conversion_drop", "low_stock_promo", "data_gap", "promo_audit"},
         "rate_limited": set(),
         "dirty_data": set(),
         "late_updates": set(),
