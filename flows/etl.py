@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import closing
+from datetime import datetime, timedelta
 from typing import Any
 
 from prefect import flow, task
@@ -20,6 +21,7 @@ from flows.pipeline import (
     start_run,
 )
 from flows.report import publish_run_artifacts, run_summary
+from flows.rules_runner import evaluate_and_dispatch
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse, writer_lock
 
@@ -34,6 +36,11 @@ def load_window_task(wh: Warehouse, source: ExportSource, run: RunResult, window
 @task(name="refresh-marts", cache_policy=NO_CACHE)
 def refresh_task(wh: Warehouse, settings: Settings, run: RunResult) -> None:
     refresh(wh, settings, run)
+
+
+@task(name="evaluate-alerts", cache_policy=NO_CACHE)
+def alerts_task(wh: Warehouse, settings: Settings, hour: datetime) -> None:
+    evaluate_and_dispatch(wh, settings, hour, mode="deliver")
 
 
 def run_configured_hour(settings: Settings, hour: str | None = None) -> dict[str, Any]:
@@ -52,6 +59,7 @@ def run_configured_hour(settings: Settings, hour: str | None = None) -> dict[str
         for window in plan_windows(wh, settings, until):
             load_window_task(wh, source, run, window)
         refresh_task(wh, settings, run)
+        alerts_task(wh, settings, until - timedelta(hours=1))
         finish_run(wh, run)
         summary = run_summary(wh, settings, run)
     publish_run_artifacts(summary)
