@@ -17,8 +17,9 @@ from bench.kpi_refresh import Shop, populate
 from flows.extract import JsonPage
 from flows.load import land, merge_batch
 from flows.marts import refresh_marts, refresh_rfm
-from flows.warehouse import Warehouse
-from transforms import MART_SCHEMAS, hour_windows
+from flows.warehouse import Warehouse, read_sql
+from transforms import MART_SCHEMAS, hour_windows, rfm_base
+from transforms.rfm import RFM_BASE_SCHEMA
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SHANGHAI = "Asia/Shanghai"
@@ -221,6 +222,13 @@ def test_refresh_rfm_replaces_its_day_and_keeps_two_weeks(wh: Warehouse) -> None
     kept = [i for i in range(0, 300, 7) if i % 11]
     assert b0["frequency"] == len(kept)
     assert b0["monetary"] == sum(10 * (1 + i % 5) for i in kept)
+
+    # the per-buyer SQL aggregate refresh_rfm reads is transforms.rfm.rfm_base in SQL
+    lines = wh.frame("select order_id, buyer_id, pay_amount, status, paid_at from core.orders")
+    in_sql = wh.frame(
+        read_sql("reads/rfm_buyers"), {"start": first - timedelta(days=365), "end": first}
+    ).select([pl.col(c).cast(d) for c, d in RFM_BASE_SCHEMA.items()])
+    assert_frame_equal(in_sql, rfm_base(lines, first))
 
     refresh_rfm(wh, SHANGHAI, first + timedelta(days=10))
     refresh_rfm(wh, SHANGHAI, first + timedelta(days=20))
