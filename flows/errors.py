@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "BackfillError",
     "ConfigError",
     "ExportError",
     "ExportFatalError",
@@ -39,3 +40,7 @@ class ExportTransientError(ExportError):
 
 class WarehouseBusyError(ShoppulseError):
     """Another run holds the warehouse's single-writer lock."""
+
+
+class BackfillError(ShoppulseError):
+    """A backfill could not run, or some of its chunks failed (they are named; rerun them)."""

@@ -10,6 +10,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.clock import hour_end
+from flows.concurrency import warehouse_writer
 from flows.extract import ExportSource, make_source
 from flows.pipeline import (
     RunResult,
@@ -20,10 +21,11 @@ from flows.pipeline import (
     refresh,
     start_run,
 )
-from flows.report import publish_run_artifacts, run_summary
+from flows.report import failure_artifact, publish_run_artifacts, run_summary
 from flows.rules_runner import evaluate_and_dispatch
+from flows.secrets import run_env
 from flows.settings import Settings, load_settings
-from flows.warehouse import Warehouse, writer_lock
+from flows.warehouse import Warehouse
 
 __all__ = ["hourly_etl", "run_configured_hour"]
 
@@ -47,7 +49,7 @@ def run_configured_hour(settings: Settings, hour: str | None = None) -> dict[str
     """One hourly run of a shop under its writer lock, each step a Prefect task."""
     until = hour_end(hour, settings.shop.tz)
     with (
-        writer_lock(
+        warehouse_writer(
             settings.warehouse.path,
             timeout=settings.warehouse.lock_timeout_seconds,
             holder=f"hourly run of {settings.shop.name} for {until.isoformat()}",
@@ -70,4 +72,6 @@ def run_configured_hour(settings: Settings, hour: str | None = None) -> dict[str
 def hourly_etl(config: str = "shoppulse.yaml", hour: str | None = None) -> dict[str, Any]:
     """Pull the shop's exports up to the end of `hour` (default: the last whole hour) and
     refresh its KPIs."""
-    return run_configured_hour(load_settings(config), hour)
+    settings = load_settings(config, env=run_env())
+    with failure_artifact(settings.shop.name, "hourly run"):
+        return run_configured_hour(settings, hour)

@@ -2,21 +2,134 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.context import get_run_context
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.context import FlowRunContext, TaskRunContext
 
+from flows.errors import ExportError, ShoppulseError
 from flows.pipeline import RunResult
 from flows.settings import Settings
 from flows.warehouse import Warehouse
 
-__all__ = ["publish_run_artifacts", "run_summary"]
+__all__ = [
+    "BASELINE_DAYS",
+    "alerts_sent",
+    "artifact_key",
+    "create_progress",
+    "failure_artifact",
+    "kpi_baseline",
+    "publish_backfill_artifacts",
+    "publish_run_artifacts",
+    "run_summary",
+    "update_progress",
+]
+
+BASELINE_DAYS = 7
+# rates and ratios are recomputed from summed bases over the baseline hours, never averaged
+_RATIOS = {
+    "conversion_rate": ("buyers", "visitors"),
+    "bounce_rate": ("bounces", "visitors"),
+    "aov": ("gmv", "buyers"),
+}
+
+
+def _in_run() -> bool:
+    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
+
+
+def artifact_key(shop: str, kind: str) -> str:
+    """An artifact key Prefect accepts (lowercase letters, digits, dashes) for a shop's kind."""
+    raw = f"{shop}-{kind}".lower()
+    return "".join(c if c.isalnum() and c.isascii() else "-" for c in raw).strip("-")
+
+
+def _same_local_hour(hour: datetime, tz: ZoneInfo, days_back: int) -> datetime:
+    # the same wall-clock hour `days_back` local days earlier (a DST day is not 24 hours)
+    local = hour.astimezone(tz).replace(tzinfo=None) - timedelta(days=days_back)
+    return local.replace(tzinfo=tz).astimezone(UTC)
+
+
+def kpi_baseline(wh: Warehouse, tz: ZoneInfo, hour: datetime) -> dict[str, dict[str, Any]]:
+    """Per KPI: the same local hour yesterday, and its mean over the last BASELINE_DAYS days."""
+    hours = [_same_local_hour(hour, tz, k) for k in range(1, BASELINE_DAYS + 1)]
+    rows = wh.frame(
+        "select * from mart.kpi_hourly where hour in (select unnest($hours))", {"hours": hours}
+    ).to_dicts()
+    by_hour = {row["hour"]: row for row in rows}
+    yesterday = by_hour.get(hours[0], {})
+    baseline: dict[str, dict[str, Any]] = {}
+    if not rows:
+        return baseline
+    for name, value in rows[0].items():
+        if name == "hour" or isinstance(value, bool) or not isinstance(value, int | float | None):
+            continue
+        if name in _RATIOS:
+            num, den = _RATIOS[name]
+            top = sum(r[num] or 0 for r in rows)
+            bottom = sum(r[den] or 0 for r in rows)
+            mean = top / bottom if bottom else None
+        else:
+            values = [r[name] for r in rows if r[name] is not None]
+            mean = sum(values) / len(values) if values else None
+        baseline[name] = {"yesterday": yesterday.get(name), "mean_7d": mean, "days": len(rows)}
+    return baseline
+
+
+def alerts_sent(wh: Warehouse, hour: datetime) -> list[dict[str, Any]]:
+    """The alert notices the run for `hour` sent (deliver mode), most impact first."""
+    rows = wh.rows(
+        """
+        select alertname, severity, status, notify, labels, annotations, silenced
+        from ops.alerts
+        where hour = ? and notify is not null and mode = 'deliver'
+        order by impact desc, alertname
+        """,
+        [hour],
+    )
+    sent = []
+    for alertname, severity, status, notify, labels, notes, silenced in rows:
+        scope = {
+            k: v
+            for k, v in json.loads(labels).items()
+            if k not in ("alertname", "severity", "shop")
+        }
+        sent.append(
+            {
+                "alertname": alertname,
+                "severity": severity,
+                "status": status,
+                "notify": notify,
+                "scope": scope,
+                "summary": json.loads(notes).get("summary", ""),
+                "silenced": bool(silenced),
+            }
+        )
+    return sent
+
+
+def _deliveries(wh: Warehouse, hour: datetime) -> dict[str, int]:
+    rows = wh.rows(
+        "select state, count(*) from ops.deliveries where hour = ? group by state order by state",
+        [hour],
+    )
+    return {state: int(n) for state, n in rows}
 
 
 def run_summary(wh: Warehouse, settings: Settings, run: RunResult) -> dict[str, Any]:
-    """The run's counts, failures and the KPI row of the hour it closed."""
+    """The run's counts, failures, the KPI row of the hour it closed with its baseline, and the
+    alerts it sent."""
     hour = run.until - timedelta(hours=1)
     rows = wh.frame("select * from mart.kpi_hourly where hour = ?", [hour]).to_dicts()
     return {
@@ -29,20 +142,54 @@ def run_summary(wh: Warehouse, settings: Settings, run: RunResult) -> dict[str, 
         "failures": dict(run.failures),
         "hours_refreshed": run.hours_refreshed,
         "kpis": {k: v for k, v in rows[0].items() if k != "hour"} if rows else {},
+        "baseline": kpi_baseline(wh, settings.shop.tz, hour),
+        "alerts": alerts_sent(wh, hour),
+        "deliveries": _deliveries(wh, hour),
     }
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 1 else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
     return str(value)
+
+
+def _change(value: Any, base: Any) -> float | None:
+    if not isinstance(value, int | float) or not isinstance(base, int | float) or not base:
+        return None
+    return (value - base) / base
+
+
+def _kpi_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    baseline = summary.get("baseline", {})
+    rows = []
+    for name, value in summary["kpis"].items():
+        base = baseline.get(name, {})
+        rows.append(
+            {
+                "kpi": name,
+                "value": value,
+                "same_hour_yesterday": base.get("yesterday"),
+                "mean_7d": base.get("mean_7d"),
+                "change_vs_7d": _change(value, base.get("mean_7d")),
+            }
+        )
+    return rows
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.1%}"
 
 
 def publish_run_artifacts(summary: dict[str, Any]) -> None:
     """A markdown and a table artifact for the run, when inside a Prefect run."""
-    try:
-        get_run_context()
-    except Exception:
+    if not _in_run():
         return
     lines = [
         f"# {summary['shop']} — hour {summary['hour']}",
@@ -51,20 +198,118 @@ def publish_run_artifacts(summary: dict[str, Any]) -> None:
         "",
     ]
     if summary["failures"]:
-        lines += ["## Export failures", ""]
-        lines += [f"- `{d}`: {reason}" for d, reason in summary["failures"].items()]
+        lines += ["## Export failures", "", "| dataset | reason |", "|---|---|"]
+        lines += [f"| `{d}` | {reason} |" for d, reason in summary["failures"].items()]
         lines.append("")
-    lines += ["| KPI | value |", "|---|---|"]
-    lines += [f"| {k} | {_fmt(v)} |" for k, v in summary["kpis"].items()]
-    lines += ["", "| dataset | loaded | quarantined |", "|---|---|---|"]
+    rows = _kpi_rows(summary)
+    lines += ["## KPIs against baseline", ""]
+    if rows:
+        lines += [
+            "| KPI | value | same hour yesterday | 7-day mean | vs 7-day |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['kpi']} | {_fmt(r['value'])} | {_fmt(r['same_hour_yesterday'])}"
+            f" | {_fmt(r['mean_7d'])} | {_pct(r['change_vs_7d'])} |"
+            for r in rows
+        ]
+    else:
+        lines.append("No KPI row for this hour yet.")
+    alerts = summary.get("alerts", [])
+    lines += ["", "## Alerts sent", ""]
+    if alerts:
+        lines += ["| alert | severity | notice | scope | summary |", "|---|---|---|---|---|"]
+        lines += [
+            f"| {a['alertname']} | {a['severity']} | {a['notify']}"
+            f"{' (silenced)' if a['silenced'] else ''}"
+            f" | {', '.join(f'{k}={v}' for k, v in a['scope'].items()) or 'shop'}"
+            f" | {a['summary']} |"
+            for a in alerts
+        ]
+    else:
+        lines.append("None.")
+    if summary.get("deliveries"):
+        states = ", ".join(f"{s}: {n}" for s, n in summary["deliveries"].items())
+        lines += ["", f"messages this hour — {states}"]
+    lines += ["", "## Loads", "", "| dataset | loaded | quarantined |", "|---|---|---|"]
     lines += [
         f"| {d} | {n} | {summary['quarantined'].get(d, 0)} |" for d, n in summary["loaded"].items()
     ]
-    key = f"{summary['shop']}-hourly".lower().replace("_", "-").replace(".", "-")
+    key = artifact_key(summary["shop"], "hourly")
     create_markdown_artifact("\n".join(lines), key=key, description="hourly run summary")
-    if summary["kpis"]:
+    if rows:
+        create_table_artifact(rows, key=f"{key}-kpis", description="KPIs of the hour vs baseline")
+
+
+@contextmanager
+def failure_artifact(shop: str, what: str) -> Iterator[None]:
+    """On an expected failure inside the block, publish a markdown artifact naming the failing
+    dataset (for an export) and the reason, then let the error go on."""
+    try:
+        yield
+    except ShoppulseError as exc:
+        if _in_run():
+            dataset = exc.dataset if isinstance(exc, ExportError) else None
+            lines = [
+                f"# {shop} — {what} failed",
+                "",
+                f"- dataset: `{dataset}`" if dataset else "- dataset: —",
+                f"- reason: {exc}",
+                f"- error: `{type(exc).__name__}`",
+            ]
+            create_markdown_artifact(
+                "\n".join(lines), key=artifact_key(shop, "failure"), description=f"{what} failed"
+            )
+        raise
+
+
+def create_progress(shop: str) -> UUID | None:
+    """A progress artifact at 0% for a shop's backfill, when inside a Prefect run."""
+    if not _in_run():
+        return None
+    artifact = create_progress_artifact(
+        0.0, key=artifact_key(shop, "backfill-progress"), description=f"backfill of {shop}"
+    )
+    assert isinstance(artifact, UUID)  # the sync form, called from sync code
+    return artifact
+
+
+def update_progress(artifact_id: UUID, percent: float) -> None:
+    """Move a progress artifact to `percent` (0-100)."""
+    update_progress_artifact(artifact_id, min(100.0, max(0.0, percent)))
+
+
+def publish_backfill_artifacts(summary: dict[str, Any]) -> None:
+    """A markdown summary of a backfill, and a table of its failed chunks if any."""
+    if not _in_run():
+        return
+    lines = [
+        f"# {summary['shop']} — backfill {summary['start']} .. {summary['end']}",
+        "",
+        f"chunks loaded: **{summary['chunks_loaded']} of {summary['chunks']}**"
+        f" (skipped as already loaded: {summary['chunks_skipped']}) · alerts: {summary['alerts']}"
+        f" · hours refreshed: {summary['hours_refreshed']} · {summary['seconds']:.1f}s",
+        "",
+        "| dataset | loaded | quarantined |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {d} | {n:,} | {summary['quarantined'].get(d, 0):,} |"
+        for d, n in summary["loaded"].items()
+    ]
+    if summary["failed"]:
+        lines += ["", "## Chunks not loaded", "", "| chunk | dataset | reason |", "|---|---|---|"]
+        lines += [
+            f"| {f['chunk']} | {f['dataset'] or '—'} | {f['error']} |" for f in summary["failed"]
+        ]
+        lines += [
+            "",
+            f"Rerun: `shoppulse backfill --start {summary['failed'][0]['start']}"
+            f" --end {summary['end']} --resume`",
+        ]
+    key = artifact_key(summary["shop"], "backfill")
+    create_markdown_artifact("\n".join(lines), key=key, description="backfill summary")
+    if summary["failed"]:
         create_table_artifact(
-            [{"kpi": k, "value": v} for k, v in summary["kpis"].items()],
-            key=f"{key}-kpis",
-            description="KPIs of the hour",
+            summary["failed"], key=f"{key}-failed", description="chunks not loaded"
         )
