@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 
-__all__ = ["block_name", "run_env"]
+__all__ = ["block_name", "run_env", "secret_env"]
 
 
 def block_name(variable: str) -> str:
@@ -57,10 +57,15 @@ class _WithSecretBlocks(Mapping[str, str]):
         return len(self._base)
 
 
+def secret_env() -> Mapping[str, str]:
+    """The environment, then Prefect Secret blocks (needs a Prefect API)."""
+    return _WithSecretBlocks(os.environ)
+
+
 def run_env() -> Mapping[str, str]:
     """What `${VAR}` in the config reads in a flow run: the environment, then Secret blocks."""
     from prefect.context import FlowRunContext
 
     if FlowRunContext.get() is None:
         return os.environ
-    return _WithSecretBlocks(os.environ)
+    return secret_env()

@@ -1,0 +1,166 @@
+"""What `shoppulse backfill` does for one shop or many: validate, list, run with a progress bar."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as Bar
+from rich.table import Table
+
+from flows.backfill import BackfillRequest, Progress, make_request, progress_listener
+from flows.chunks import plan_chunks
+from flows.errors import BackfillError, ShoppulseError
+from flows.shops import Shop, load_shops, run_each
+from flows.warehouse import Warehouse
+
+__all__ = ["backfill_command", "chunk_rows"]
+
+
+def chunk_rows(shop: Shop, request: BackfillRequest) -> list[dict[str, Any]]:
+    """The chunks a backfill would run, with what earlier backfills did with each."""
+    tz = shop.settings.shop.tz
+    chunks = plan_chunks(request.start, request.end, tz, request.chunk_hours)
+    last: dict[Any, tuple[str, str | None]] = {}
+    path = shop.settings.warehouse.path
+    if path.exists():
+        with Warehouse(path, read_only=True) as wh:
+            try:
+                rows = wh.rows(
+                    "select chunk_start, chunk_end, status, error from ops.backfill_chunks"
+                    " order by finished_at"
+                )
+            except duckdb.CatalogException:  # a warehouse from before backfills existed
+                rows = []
+        last = {(s, e): (status, error) for s, e, status, error in rows}
+    return [
+        {
+            "shop": shop.name,
+            "chunk": c.label(tz),
+            "hours": c.hours,
+            "last": last.get((c.start, c.end), ("new", None))[0],
+            "error": last.get((c.start, c.end), ("new", None))[1],
+        }
+        for c in chunks
+    ]
+
+
+def _print_chunks(rows: list[dict[str, Any]], console: Console) -> None:
+    table = Table(title="backfill chunks (dry run)")
+    for column in ("shop", "chunk", "hours", "last"):
+        table.add_column(column)
+    for row in rows:
+        last = row["last"] if not row["error"] else f"{row['last']}: {row['error'][:60]}"
+        table.add_row(row["shop"], row["chunk"], str(row["hours"]), last)
+    console.print(table)
+
+
+@contextmanager
+def _api_for_dask(dask: str | None) -> Iterator[None]:
+    # Dask workers report their task runs to the API in the flow's serialized settings; with
+    # no PREFECT_API_URL each worker would start a temporary server of its own, so start one
+    # here and hand its address to them.
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if not dask or PREFECT_API_URL.value():
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield
+
+
+def backfill_command(
+    configs: Sequence[Path],
+    start: str,
+    end: str,
+    *,
+    alerts: str = "off",
+    workers: int = 4,
+    dask: str | None = None,
+    chunk_hours: int = 24,
+    resume: bool = False,
+    staging: Path | None = None,
+    dry_run: bool = False,
+    console: Console | None = None,
+) -> list[dict[str, Any]]:
+    """Backfill every shop (each its own flow run, side by side); raise naming what failed."""
+    console = console or Console(stderr=True)
+    shops = load_shops(configs)
+    requests = {
+        shop.name: make_request(
+            shop.settings, start, end, alerts=alerts, chunk_hours=chunk_hours, resume=resume
+        )
+        for shop in shops
+    }
+    if dry_run:
+        rows = [row for shop in shops for row in chunk_rows(shop, requests[shop.name])]
+        _print_chunks(rows, console)
+        return rows
+    from flows.backfill import backfill
+
+    def one(shop: Shop) -> dict[str, Any]:
+        state = backfill(
+            start=start,
+            end=end,
+            config=str(shop.config),
+            alerts=alerts,
+            chunk_hours=chunk_hours,
+            workers=workers,
+            dask_address=dask,
+            resume=resume,
+            staging=str(staging) if staging else None,
+            return_state=True,
+        )
+        value = state.result(raise_on_failure=False)
+        if isinstance(value, BaseException):
+            raise value
+        assert isinstance(value, dict)
+        return value
+
+    bar = Bar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=console,
+    )
+    tasks = {shop.name: bar.add_task(shop.name, total=None, last="") for shop in shops}
+
+    def show(event: Progress) -> None:
+        last = ""
+        if event.outcome is not None:
+            tz = next(s for s in shops if s.name == event.shop).settings.shop.tz
+            last = f"{event.outcome.chunk.label(tz)} {event.outcome.status}"
+        bar.update(tasks[event.shop], total=event.total, completed=event.done, last=last)
+
+    with _api_for_dask(dask), bar, progress_listener(show):
+        results = run_each(shops, one)
+    summaries = [r for _, r in results if isinstance(r, dict)]
+    sys.stdout.write(
+        json.dumps(summaries[0] if len(shops) == 1 and summaries else summaries, indent=2) + "\n"
+    )
+    problems = []
+    for shop, result in results:
+        if isinstance(result, ShoppulseError):
+            problems.append(str(result) if len(shops) == 1 else f"{shop.name}: {result}")
+        elif isinstance(result, BaseException):
+            raise result
+        elif result["failed"]:
+            from flows.backfill import failure_message
+
+            problems.append(failure_message(result))
+    if problems:
+        raise BackfillError(" | ".join(problems))
+    return summaries

@@ -1,0 +1,140 @@
+"""`shoppulse serve`: schedule every shop's hourly run and daily RFM with Prefect's `serve`.
+
+Prefect's temporary (ephemeral) server runs no scheduler, so with no PREFECT_API_URL set this
+starts a local `prefect server start` on 127.0.0.1 for as long as it serves, and stops it on
+Ctrl-C. Each scheduled run is its own flow run in its own process; shops run side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from flows.errors import ShoppulseError
+from flows.secrets import secret_env
+from flows.shops import Shop, load_shops
+
+__all__ = ["DAILY_RFM_CRON", "HOURLY_CRON", "build_deployments", "prefect_api", "serve_shops"]
+
+HOURLY_CRON = "5 * * * *"
+# after the 00:05 run has closed the day's last hour
+DAILY_RFM_CRON = "20 0 * * *"
+
+
+def build_deployments(shops: Sequence[Shop]) -> list[Any]:
+    """Per shop: `hourly-etl/<shop>` on HOURLY_CRON and `daily-rfm/<shop>` on DAILY_RFM_CRON,
+    both in the shop's timezone, passing the shop's config file."""
+    from prefect.deployments.runner import EntrypointType
+    from prefect.schedules import Cron
+
+    from flows.etl import hourly_etl
+    from flows.rfm import daily_rfm
+
+    deployments = []
+    for shop in shops:
+        tz = shop.settings.shop.timezone
+        common: dict[str, Any] = {
+            "name": shop.name,
+            "parameters": {"config": str(shop.config)},
+            "tags": ["shoppulse", f"shop:{shop.name}"],
+            # served runs import the installed package, whatever the working directory
+            "entrypoint_type": EntrypointType.MODULE_PATH,
+        }
+        deployments.append(
+            hourly_etl.to_deployment(schedules=[Cron(HOURLY_CRON, timezone=tz)], **common)
+        )
+        deployments.append(
+            daily_rfm.to_deployment(schedules=[Cron(DAILY_RFM_CRON, timezone=tz)], **common)
+        )
+    return deployments
+
+
+def _free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def prefect_api(timeout: float = 120.0) -> Iterator[str]:
+    """The Prefect API to schedule on: PREFECT_API_URL when set, else a local server on
+    127.0.0.1 started for the block (its log in PREFECT_HOME/server.log)."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        yield str(configured)
+        return
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    home = Path(PREFECT_HOME.value())
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "server.log", "ab") as log:
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "prefect", "server", "start"),
+                *("--host", "127.0.0.1", "--port", str(port), "--analytics-off"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        _wait_healthy(server, url, timeout, home / "server.log")
+        # flow-run processes the runner starts read the API from their environment
+        os.environ["PREFECT_API_URL"] = url
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_healthy(server: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2) as client:
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise ShoppulseError(
+                    f"the local Prefect server exited with code {server.returncode} (see {log})"
+                )
+            try:
+                if client.get(f"{url}/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+    raise ShoppulseError(f"the local Prefect server did not answer within {timeout:.0f}s ({log})")
+
+
+def serve_shops(configs: Sequence[Path], *, limit: int | None = None) -> None:
+    """Serve every shop's deployments until Ctrl-C (or SIGTERM), then pause their schedules.
+
+    Configs are validated first, their `${VAR}`s read from the environment or Secret blocks.
+    """
+    from prefect import serve
+
+    with prefect_api() as url:
+        deployments = build_deployments(load_shops(configs, secret_env()))
+        names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
+        print(
+            f"shoppulse: serving {names} on {url.removesuffix('/api')}; Ctrl-C stops",
+            file=sys.stderr,
+            flush=True,
+        )
+        serve(*deployments, limit=limit, print_starting_message=False)
+    print("shoppulse: stopped serving", file=sys.stderr, flush=True)
