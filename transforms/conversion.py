@@ -137,11 +137,15 @@ def dispersion(
             rho=(pl.col("excess").sum() / pl.col("scale").sum()).clip(0.0, 0.5)
         )
 
-    first = rho_of(rows)
-    flagged = rows.join(first, on=keys).with_columns(
-        z=pl.col("r") / (pl.col("e") * (1 + (pl.col("visitors") - 1) * pl.col("rho"))).sqrt()
+    # flag incidents against a robust spread: each row's (r^2 / e / 0.455 - 1) / (n - 1)
+    # has median rho (0.455 is the median of a chi-square with one degree of freedom), so
+    # a few outliers cannot inflate the spread that is meant to judge them
+    each = (pl.col("r") ** 2 / pl.col("e") / 0.455 - 1) / (pl.col("visitors") - 1)
+    robust = each.median().over(keys).clip(0.0, 0.5)
+    flagged = rows.with_columns(
+        z=pl.col("r") / (pl.col("e") * (1 + (pl.col("visitors") - 1) * robust)).sqrt()
     )
-    kept = flagged.filter(pl.col("z").abs() <= 4.0).drop("rho", "z")
+    kept = flagged.filter(pl.col("z").abs() <= 4.0).drop("z")
     rho = rho_of(kept)
     # tau2: covariance of relative residuals between different hours of the same day
     daily = (
@@ -156,7 +160,10 @@ def dispersion(
     tau = daily.group_by(keys).agg(
         tau2=((pl.col("cross") * pl.col("c")).sum() / pl.col("pairs").sum()).clip(0.0, 0.25)
     )
-    return rho.join(tau, on=keys, how="left").with_columns(pl.col("tau2").fill_null(0.0))
+    # a day with one hour (or one day) has no pairs to estimate from: no shared variance
+    return rho.join(tau, on=keys, how="left").with_columns(
+        pl.col("rho").fill_nan(0.0), pl.col("tau2").fill_null(0.0).fill_nan(0.0)
+    )
 
 
 def conversion_baseline(

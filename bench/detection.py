@@ -1,0 +1,170 @@
+"""Conversion-drop detection on many seeds in seconds: the rule's statistics without the ETL.
+
+`shoppulse evaluate` replays the whole pipeline (minutes per scenario); tuning the
+conversion test needs hundreds of incidents. This reads the simulator's hourly visitors
+and buyers per source directly (what mart.kpi_hourly_by_source holds after a load), runs
+`transforms.conversion` over every hour at once (it reads only earlier hours for each),
+and scores it and the baseline detectors with `flows.evaluation.score`.
+
+    python -m bench.detection --seeds 8 --scenario conversion_drop --scenario normal
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+
+from flows.evaluation import (
+    RuleScore,
+    Sent,
+    _episodes,
+    goals,
+    oracle_alerts,
+    oracle_pvalues,
+    score,
+    static_alerts,
+    zscore_alerts,
+)
+from simulator import SOURCES, Incident, ShopSpec, Simulator
+from transforms.conversion import conversion_drop, conversion_scores, source_breakdown
+
+TS = pl.Datetime("us", "UTC")
+
+
+def hourly_frame(sim: Simulator) -> pl.DataFrame:
+    """Shop and per-source visitors, buyers and promotion state of every simulated hour."""
+    tl = sim.timeline
+    hours = pl.Series(
+        "hour", [sim.clock.instant(h).astimezone(UTC) for h in range(sim.clock.hours)]
+    ).cast(TS)
+    n = len(SOURCES)
+    per_source = pl.DataFrame(
+        {
+            "hour": hours.to_frame().select(pl.col("hour").repeat_by(n).explode()).to_series(),
+            "source": list(SOURCES) * sim.clock.hours,
+            "visitors": tl.visitors.sum(axis=2).ravel().astype(np.int64),
+            "buyers": tl.buyers.ravel().astype(np.int64),
+            "in_promo": np.repeat([bool(a) for a in tl.active], n),
+        }
+    ).with_columns(gmv=pl.col("buyers") * 100.0)
+    shop = (
+        per_source.group_by("hour")
+        .agg(
+            pl.col("visitors").sum(),
+            pl.col("buyers").sum(),
+            pl.col("gmv").sum(),
+            pl.col("in_promo").first(),
+        )
+        .with_columns(source=pl.lit(None, dtype=pl.String))
+    )
+    return pl.concat([per_source, shop.select(per_source.columns)]).with_columns(
+        rate=pl.col("buyers") / pl.col("visitors")
+    )
+
+
+def ours(
+    hourly: pl.DataFrame, start: datetime, tz: str, *, alpha: float, min_drop: float
+) -> list[Sent]:
+    """The rule's first notices, with the top source of each shop-wide alert."""
+    hours = hourly.filter(pl.col("hour") >= start).get_column("hour").unique().sort()
+    import os
+
+    windows = tuple(int(w) for w in os.environ.get("WINDOWS", "1,2,3").split(","))
+    scores = conversion_scores(hourly, hours, tz, min_drop=min_drop, windows=windows)
+    found = conversion_drop(scores, min_drop=min_drop, alpha=alpha)
+    firing = found.select("hour", "source")
+    sent = _episodes(firing)
+    for i, alert in enumerate(sent):
+        if alert.labels:
+            continue
+        row = found.filter(pl.col("hour") == alert.hour, pl.col("source").is_null()).row(
+            0, named=True
+        )
+        causes = source_breakdown(scores, alert.hour, min(int(row["run_hours"]), 3))
+        if causes.height:
+            top = str(causes.item(0, "source"))
+            sent[i] = Sent(alert.alertname, alert.labels, alert.hour, {"top_source": top})
+    return sent
+
+
+def run(
+    scenarios: Sequence[str],
+    seeds: int,
+    alphas: Sequence[float],
+    min_drop: float,
+    spec: ShopSpec,
+) -> None:
+    totals: dict[str, RuleScore] = {}
+    classes: dict[str, list[int]] = {}
+    began = time.monotonic()
+
+    def tally(
+        name: str, sent: list[Sent], truth: list[Incident], start: datetime, end: datetime
+    ) -> RuleScore:
+        s, incidents = score(sent, truth, start, end, ("conversion_drop",))
+        totals.setdefault(name, RuleScore()).add(s["conversion_drop"])
+        g = goals(incidents, sent, truth, 1)
+        counts = classes.setdefault(name, [0] * 6)
+        counts[0] += g["drop30_2h_60buyers"]["incidents"]
+        counts[1] += g["drop30_2h_60buyers"]["by_second_hour"]
+        counts[2] += g["drop40_100buyers_first_hour"]["incidents"]
+        counts[3] += g["drop40_100buyers_first_hour"]["caught_in_first_hour"]
+        counts[4] += g["single_source_attributed"]["incidents"]
+        counts[5] += g["single_source_attributed"]["attributed"]
+        return s["conversion_drop"]
+
+    for scenario in scenarios:
+        for seed in range(seeds):
+            sim = Simulator(scenario, seed, spec)
+            tz = sim.spec.timezone
+            start = sim.clock.instant(14 * 24).astimezone(UTC)
+            end = sim.spec.end.astimezone(UTC)
+            hourly = hourly_frame(sim)
+            truth = [i for i in sim.truth() if i.alertname == "conversion_drop"]
+            fps = 0
+            for alpha in alphas:
+                sent = ours(hourly, start, tz, alpha=alpha, min_drop=min_drop)
+                fps = tally(f"ours a={alpha:g}", sent, truth, start, end).fp
+            pvalues = oracle_pvalues(hourly, sim, start)
+            for name, sent in (
+                ("static", static_alerts(hourly, start)),
+                ("zscore", zscore_alerts(hourly, start, tz)),
+                ("oracle", oracle_alerts(pvalues, truth, start, end, fps)[0]),
+            ):
+                tally(name, sent, truth, start, end)
+    print(f"{len(scenarios)} scenario(s) x {seeds} seed(s), {time.monotonic() - began:.0f}s")
+    for name, s in totals.items():
+        c = classes[name]
+        print(
+            f"{name:<16} incidents {s.incidents:>4} tp {s.tp:>4} fp {s.fp:>4}"
+            f" recall {s.recall or 0:.2f} median delay {s.median_delay or 0:.1f}"
+            f" | 30%/2h/60b by 2nd hour {c[1]}/{c[0]}"
+            f" | 40%/100b 1st hour {c[3]}/{c[2]} | single source {c[5]}/{c[4]}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenario", action="append", default=None)
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--alpha", type=float, action="append", default=None)
+    parser.add_argument("--min-drop", type=float, default=0.25)
+    parser.add_argument("--visitors-per-day", type=int, default=ShopSpec().visitors_per_day)
+    args = parser.parse_args()
+    spec = ShopSpec(visitors_per_day=args.visitors_per_day)
+    run(
+        args.scenario or ["conversion_drop"],
+        args.seeds,
+        args.alpha or [0.001],
+        args.min_drop,
+        spec,
+    )
+
+
+if __name__ == "__main__":
+    main()

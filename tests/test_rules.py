@@ -1,0 +1,467 @@
+"""The alert rules of transforms/ on small literal frames with hand-worked answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+
+from transforms.cancellations import cancel_replicas, cancel_spike, local_days_back
+from transforms.conversion import conversion_drop, conversion_scores, sku_breakdown
+from transforms.gaps import data_gap, expected_volume
+from transforms.promo_audit import promo_audit
+from transforms.stats import effective_rho, lower_tail, moment_rho, upper_tail
+from transforms.stockout import available_stock, low_stock_promo
+from transforms.thresholds import Threshold, threshold_breaches
+
+TS = pl.Datetime("us", "UTC")
+TZ = "Asia/Shanghai"
+HOUR = timedelta(hours=1)
+# the evaluated hour: 2026-11-11 20:00 in Shanghai
+H = datetime(2026, 11, 11, 12, tzinfo=UTC)
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+# -- the statistical test --------------------------------------------------------------------
+
+
+def test_lower_tail_is_the_binomial_without_overdispersion() -> None:
+    got = lower_tail([20, 45], [1000, 1000], 0.05)
+    assert got == pytest.approx(stats.binom.cdf([20, 45], 1000, 0.05))
+
+
+def test_overdispersion_widens_the_tail_more_at_high_volume() -> None:
+    # the same 20% drop: at 1,000 visitors rho barely matters, at 100,000 it dominates
+    low = lower_tail(40, 1000, 0.05, [0.0, 0.0005])
+    high = lower_tail(4000, 100_000, 0.05, [0.0, 0.0005])
+    assert low[1] / low[0] < 3
+    assert high[0] < 1e-40 and high[1] > 1e-3
+
+
+def test_upper_tail_matches_the_binomial_survival() -> None:
+    assert upper_tail(12, 30, 0.1)[()] == pytest.approx(stats.binom.sf(11, 30, 0.1))
+
+
+def test_effective_rho_reproduces_the_variance() -> None:
+    n, p = 1000.0, 0.05
+    variance = n * p * (1 - p) * 1.5
+    rho = effective_rho(n, p, variance)[()]
+    assert n * p * (1 - p) * (1 + (n - 1) * rho) == pytest.approx(variance)
+    assert effective_rho(n, p, n * p * (1 - p) * 0.5)[()] == 0.0  # never under binomial
+
+
+def test_moment_rho_recovers_a_known_overdispersion() -> None:
+    rng = np.random.default_rng(7)
+    n = np.full(4000, 2000)
+    rates = rng.beta(0.05 * 999, 0.95 * 999, 4000)  # rho = 1 / (999 + 1) = 0.001
+    x = rng.binomial(n, rates)
+    assert moment_rho(x, n, 0.05) == pytest.approx(0.001, rel=0.15)
+    assert moment_rho(rng.binomial(n, 0.05), n, 0.05) < 0.0001
+
+
+# -- conversion_drop ---------------------------------------------------------------------------
+
+
+def history(
+    visitors: int, buyers: int, *, days: int = 14, source: str | None = None
+) -> list[dict[str, object]]:
+    """The same local hour as H on each of the previous `days` days."""
+    return [
+        {
+            "hour": local_days_back(H, d, TZ),
+            "source": source,
+            "visitors": visitors,
+            "buyers": buyers,
+            "gmv": buyers * 120.0,
+            "in_promo": False,
+        }
+        for d in range(1, days + 1)
+    ]
+
+
+def frame(rows: list[dict[str, object]]) -> pl.DataFrame:
+    schema = {
+        "hour": TS,
+        "source": pl.String,
+        "visitors": pl.Int64,
+        "buyers": pl.Int64,
+        "gmv": pl.Float64,
+        "in_promo": pl.Boolean,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def now(visitors: int, buyers: int, source: str | None = None) -> dict[str, object]:
+    return {
+        "hour": H,
+        "source": source,
+        "visitors": visitors,
+        "buyers": buyers,
+        "gmv": buyers * 100.0,
+        "in_promo": False,
+    }
+
+
+def drops(hourly: pl.DataFrame, **kw: object) -> pl.DataFrame:
+    scores = conversion_scores(hourly, pl.Series([H], dtype=TS), TZ)
+    return conversion_drop(scores, **kw)  # type: ignore[arg-type]
+
+
+def test_a_drop_against_a_flat_baseline_worked_by_hand() -> None:
+    # 14 days of 1000 visitors and 50 buyers (5%), then 20 buyers: a 60% drop
+    found = drops(frame([*history(1000, 50), now(1000, 20)]))
+    row = found.row(0, named=True)
+    assert found.height == 1 and row["source"] is None
+    assert row["baseline_rate"] == pytest.approx(0.05)
+    assert row["baseline_hours"] == 14
+    assert row["window_hours"] == 1
+    assert row["drop"] == pytest.approx(0.6)
+    assert row["missing_buyers"] == pytest.approx(30)
+    assert row["gmv_lost"] == pytest.approx(30 * 120.0)  # missing buyers x baseline AOV
+    # no spread between baseline days (rho 0): binomial hour plus the baseline's own error,
+    # 1000 p (1-p) + 1000^2 p (1-p) / 14000, folded into one beta-binomial
+    variance = 1000 * 0.05 * 0.95 + 1000**2 * 0.05 * 0.95 / 14000
+    rho = (variance / (1000 * 0.05 * 0.95) - 1) / 999
+    a, b = 0.05 * (1 / rho - 1), 0.95 * (1 / rho - 1)
+    assert row["p_value"] == pytest.approx(stats.betabinom.cdf(20, 1000, a, b))
+
+
+def test_low_volume_needs_a_bigger_drop_than_high_volume() -> None:
+    # a 30% drop: 150 visitors (7.5 expected buyers) is noise, 20,000 visitors is not
+    low = frame([*history(150, 8), now(150, 5)])
+    high = frame([*history(20_000, 1000), now(20_000, 700)])
+    assert drops(low, min_visitors=100).is_empty()
+    assert drops(high).height == 1
+
+
+def test_a_small_drop_at_high_volume_is_not_an_alert() -> None:
+    # 10% down on 50,000 visitors is significant but under min_drop
+    hourly = frame([*history(50_000, 2500), now(50_000, 2250)])
+    scores = conversion_scores(hourly, pl.Series([H], dtype=TS), TZ)
+    assert scores.filter(pl.col("window_hours") == 1).item(0, "p_value") < 1e-4
+    assert conversion_drop(scores).is_empty()
+
+
+def test_too_few_visitors_are_not_judged() -> None:
+    assert drops(frame([*history(90, 9), now(90, 0)])).is_empty()
+
+
+def test_anomalous_and_promotion_hours_are_left_out_of_the_baseline() -> None:
+    rows = history(1000, 50)
+    rows[0] = {**rows[0], "buyers": 5}  # yesterday's incident: not a baseline
+    rows[1] = {**rows[1], "buyers": 90, "in_promo": True}  # a promotion day: another state
+    row = drops(frame([*rows, now(1000, 20)])).row(0, named=True)
+    assert row["baseline_hours"] == 12
+    assert row["baseline_rate"] == pytest.approx(0.05)
+
+
+def test_evidence_accumulates_over_consecutive_hours() -> None:
+    # two hours 28% down on 2000 visitors: neither alone, the two together
+    rows = []
+    for back in (1, 0):
+        at = H - HOUR * back
+        rows += [
+            {**r, "hour": local_days_back(at, d + 1, TZ)} for d, r in enumerate(history(2000, 100))
+        ]
+        rows.append({**now(2000, 72), "hour": at})
+    hourly = frame(rows)
+    one = conversion_scores(hourly, pl.Series([H - HOUR], dtype=TS), TZ)
+    assert conversion_drop(one).is_empty()
+    found = conversion_drop(conversion_scores(hourly, pl.Series([H], dtype=TS), TZ))
+    row = found.row(0, named=True)
+    assert row["window_hours"] == 2 and row["run_hours"] == 2
+    assert row["missing_buyers"] == pytest.approx(56)
+
+
+def test_each_source_is_judged_on_its_own_baseline() -> None:
+    rows = [
+        *history(600, 30, source="search"),
+        *history(400, 20, source="ads"),
+        *history(1000, 50),
+        now(600, 6, source="search"),
+        now(400, 20, source="ads"),
+        now(1000, 26),
+    ]
+    found = drops(frame(rows))
+    assert found.get_column("source").to_list() == [None, "search"]
+
+
+def test_the_sku_breakdown_names_the_skus_missing_most_buyers() -> None:
+    window = [H]
+    rows = pl.DataFrame(
+        {
+            "hour": [H, H, H, H - timedelta(days=1), H - timedelta(days=1), H - timedelta(days=1)],
+            "source": ["search"] * 6,
+            "sku_id": ["A", "B", "C", "A", "B", "C"],
+            "visitors": [100, 100, 100, 100, 100, 100],
+            "buyers": [2, 9, 10, 10, 10, 10],
+        },
+        schema_overrides={"hour": TS},
+    )
+    got = sku_breakdown(rows, pl.Series(window, dtype=TS), "search")
+    assert got.get_column("sku_id").to_list() == ["A", "B"]
+    assert got.get_column("missing_buyers").to_list() == pytest.approx([8, 1])
+    assert got.get_column("share").to_list() == pytest.approx([8 / 9, 1 / 9])
+
+
+# -- low_stock_promo --------------------------------------------------------------------------
+
+AS_OF = H + HOUR
+PROMOS = pl.DataFrame(
+    {
+        "promo_id": ["P1"],
+        "kind": ["discount"],
+        "starts_at": [AS_OF + 2 * HOUR],
+        "ends_at": [AS_OF + 12 * HOUR],
+    },
+    schema_overrides={"starts_at": TS, "ends_at": TS},
+)
+ITEMS = pl.DataFrame({"promo_id": ["P1"], "sku_id": ["A"], "promo_price": [50.0]})
+SHAPE = pl.DataFrame({"hod": list(range(24)), "shape": [1.0] * 24})
+RATES = pl.DataFrame({"sku_id": ["A"], "rate": [2.0]})
+NO_SALES = pl.DataFrame(
+    schema={"sku_id": pl.String, "promo_id": pl.String, "units": pl.Float64, "usual": pl.Float64}
+)
+
+
+def low_stock(available: int, safety: int = 5) -> pl.DataFrame:
+    return low_stock_promo(
+        pl.DataFrame({"sku_id": ["A"], "available": [available]}),
+        pl.DataFrame({"sku_id": ["A"], "safety_stock": [safety]}),
+        PROMOS,
+        ITEMS,
+        RATES,
+        SHAPE,
+        NO_SALES,
+        AS_OF,
+        TZ,
+        uplift={"discount": 3.0},
+    )
+
+
+def test_an_upcoming_promotion_that_will_sell_out_is_warned_before_it_starts() -> None:
+    # 2 units/h for the 2 hours before the start, then 2 x 3 = 6/h for 10 hours: 64 units.
+    # 40 available: 4 sold before the start, the other 36 last 6 hours: cover 8 h.
+    row = low_stock(40).row(0, named=True)
+    assert row["demand_to_end"] == pytest.approx(64)
+    assert row["hours_of_cover"] == pytest.approx(8)
+    assert row["projected_stockout_at"] == AS_OF + 8 * HOUR
+    assert (row["severity"], row["reason"]) == ("warning", "sells_out_before_end")
+    assert row["shortfall"] == pytest.approx(24)
+
+
+@pytest.mark.parametrize(
+    ("available", "safety", "expected"),
+    [
+        (100, 5, None),  # lasts past the end
+        (0, 5, ("critical", "out_of_stock")),
+        (3, 0, ("critical", "sells_out_before_end")),  # 1.5 h of cover
+        (70, 80, ("warning", "at_or_below_safety_stock")),
+    ],
+)
+def test_low_stock_severity(available: int, safety: int, expected: tuple[str, str] | None) -> None:
+    found = low_stock(available, safety)
+    got = found.select("severity", "reason").row(0) if found.height else None
+    assert got == expected
+
+
+def test_observed_sales_replace_the_prior_uplift_once_the_promotion_runs() -> None:
+    running = PROMOS.with_columns(starts_at=pl.lit(AS_OF - 6 * HOUR, dtype=TS))
+    # 6 hours sold 72 units where 12 were usual: 6x observed; prior 3x worth 3 usual hours
+    sales = pl.DataFrame({"sku_id": ["A"], "promo_id": ["P1"], "units": [72.0], "usual": [12.0]})
+    found = low_stock_promo(
+        pl.DataFrame({"sku_id": ["A"], "available": [100]}),
+        pl.DataFrame({"sku_id": ["A"], "safety_stock": [5]}),
+        running,
+        ITEMS,
+        RATES,
+        SHAPE,
+        sales,
+        AS_OF,
+        TZ,
+        uplift={"discount": 3.0},
+    )
+    row = found.row(0, named=True)
+    assert row["uplift"] == pytest.approx((72 + 3 * 6) / (12 + 6))  # 5x
+    assert row["demand_to_end"] == pytest.approx(12 * 2 * 5)
+
+
+def test_available_stock_subtracts_units_sold_since_the_snapshot() -> None:
+    inventory = pl.DataFrame(
+        {
+            "snapshot_at": [H - HOUR, H, H, AS_OF],
+            "sku_id": ["A", "A", "A", "A"],
+            "warehouse": ["WH1", "WH1", "WH2", "WH1"],
+            "on_hand": [500, 30, 12, 999],
+            "reserved": [0, 2, 0, 0],
+        },
+        schema_overrides={"snapshot_at": TS},
+    )
+    paid = pl.DataFrame(
+        {"sku_id": ["A", "A", "A"], "quantity": [4, 3, 50], "paid_at": [H - HOUR, H, AS_OF]},
+        schema_overrides={"paid_at": TS},
+    )
+    got = available_stock(inventory, paid, AS_OF)
+    assert got.select("sku_id", "available").rows() == [("A", 30 - 2 + 12 - 3)]
+
+
+# -- cancel_spike -------------------------------------------------------------------------------
+
+
+def cancel_lines(day: int, lines: int, cancelled: int, promo: str | None = "FR") -> list[dict]:
+    created = local_days_back(H, day, TZ) + timedelta(minutes=10)
+    return [
+        {
+            "created_at": created,
+            "status": "cancelled" if i < cancelled else "paid",
+            "updated_at": created + timedelta(minutes=20),
+            "promo_id": promo,
+        }
+        for i in range(lines)
+    ]
+
+
+def spike_lines(today_cancelled: int, late: int = 0) -> pl.DataFrame:
+    rows = [r for d in range(1, 8) for r in cancel_lines(d, 100, 10)]
+    rows += cancel_lines(0, 100, today_cancelled)
+    # cancelled after the evaluated hour ended: not known at its end
+    rows += [
+        {**r, "status": "cancelled", "updated_at": AS_OF + HOUR} for r in cancel_lines(0, late, 0)
+    ]
+    return pl.DataFrame(rows, schema_overrides={"created_at": TS, "updated_at": TS})
+
+
+def test_cancel_spike_during_a_promotion_worked_by_hand() -> None:
+    replicas = cancel_replicas(spike_lines(40), H, TZ, baseline_days=7)
+    row = cancel_spike(replicas, H, in_promo=True).row(0, named=True)
+    assert (row["lines"], row["cancelled"]) == (100, 40)
+    assert row["baseline_rate"] == pytest.approx(0.10)
+    assert row["ratio"] == pytest.approx(4.0)
+    assert row["top_promo_id"] == "FR"
+    assert row["p_value"] == pytest.approx(stats.binom.sf(39, 100, 0.1), rel=1e-6)
+
+
+def test_no_cancel_spike_outside_promotions_or_on_a_normal_rate() -> None:
+    replicas = cancel_replicas(spike_lines(40), H, TZ, baseline_days=7)
+    assert cancel_spike(replicas, H, in_promo=False).is_empty()
+    normal = cancel_replicas(spike_lines(12), H, TZ, baseline_days=7)
+    assert cancel_spike(normal, H, in_promo=True).is_empty()
+
+
+def test_cancellations_after_the_hour_do_not_count() -> None:
+    replicas = cancel_replicas(spike_lines(10, late=60), H, TZ, baseline_days=7)
+    today = replicas.filter(pl.col("k") == 0)
+    assert today.get_column("lines").sum() == 160
+    assert today.get_column("cancelled").sum() == 10
+    assert cancel_spike(replicas, H, in_promo=True).is_empty()
+
+
+# -- data_gap -------------------------------------------------------------------------------------
+
+
+def test_data_gap_from_a_failed_export_or_an_empty_one() -> None:
+    history = pl.DataFrame(
+        {
+            "dataset": ["traffic"] * 5 + ["keywords"] * 5,
+            "hour": [local_days_back(H, d, TZ) for d in range(1, 6)] * 2,
+            "rows": [300, 310, 290, 305, 295, 8, 9, 7, 8, 8],
+        },
+        schema_overrides={"hour": TS},
+    )
+    expected = expected_volume(history, H, TZ)
+    assert dict(expected.select("dataset", "expected").rows()) == {
+        "traffic": 300.0,
+        "keywords": 8.0,
+    }
+    failures = pl.DataFrame({"dataset": ["orders"], "error": ["HTTP 503 after 6 attempts"]})
+    observed = pl.DataFrame(
+        {"dataset": ["keywords"], "rows": [0]}, schema={"dataset": pl.String, "rows": pl.Int64}
+    )
+    found = data_gap(failures, observed, expected, H)
+    # keywords expect only 8 rows: an empty hour can happen, not a gap
+    assert found.select("dataset", "kind").rows() == [
+        ("orders", "export_failed"),
+        ("traffic", "no_data"),
+    ]
+    none = data_gap(
+        failures.clear(), pl.DataFrame({"dataset": ["traffic"], "rows": [299]}), expected, H
+    )
+    assert none.is_empty()
+
+
+# -- promo_audit ---------------------------------------------------------------------------------
+
+
+def test_promo_audit_findings() -> None:
+    promotions = pl.DataFrame(
+        {
+            "promo_id": ["D1", "FR1", "FR2"],
+            "name": ["discount", "full reduction", "ok reduction"],
+            "kind": ["discount", "full_reduction", "full_reduction"],
+            "starts_at": [AS_OF + 5 * HOUR, AS_OF - HOUR, AS_OF - HOUR],
+            "ends_at": [AS_OF + 29 * HOUR, AS_OF + 9 * HOUR, AS_OF + 9 * HOUR],
+            "threshold_amount": [None, 30.0, 300.0],
+            "discount_amount": [None, 50.0, 30.0],
+        },
+        schema_overrides={"starts_at": TS, "ends_at": TS},
+    )
+    items = pl.DataFrame(
+        {
+            "promo_id": ["D1", "D1", "D1", "FR1"],
+            "sku_id": ["A", "B", "C", "A"],
+            "promo_price": [79.0, 95.0, 60.0, 10.0],
+            "stock_commitment": [50, 500, 10, 0],
+        }
+    )
+    products = pl.DataFrame(
+        {
+            "sku_id": ["A", "B", "C"],
+            "list_price": [120.0, 110.0, 100.0],
+            "lowest_price_90d": [84.5, 90.0, None],
+        }
+    )
+    stock = pl.DataFrame({"sku_id": ["A", "B", "C"], "available": [200, 120, 40]})
+    found = promo_audit(promotions, items, products, stock, AS_OF, price_floor_ratio=0.65)
+    got = {(r["promo_id"], r["sku_id"]): r["reasons"] for r in found.to_dicts()}
+    assert got == {
+        ("D1", "A"): ["price_below_90d_low"],
+        ("D1", "B"): ["commitment_over_stock"],
+        ("D1", "C"): ["price_below_floor"],
+        ("FR1", None): ["threshold_inconsistent"],
+    }
+    # once the promotion runs, its stock is low_stock_promo's business
+    later = promo_audit(promotions, items, products, stock, AS_OF + 6 * HOUR)
+    assert ("D1", "B") not in {(r["promo_id"], r["sku_id"]) for r in later.to_dicts()}
+
+
+# -- thresholds ----------------------------------------------------------------------------------
+
+
+def test_threshold_rules_by_scope_promotion_state_and_volume() -> None:
+    frames = {
+        "shop": pl.DataFrame({"visitors": [1000], "bounce_rate": [0.72], "gmv": [5000.0]}),
+        "source": pl.DataFrame(
+            {"source": ["search", "ads"], "visitors": [800, 50], "bounce_rate": [0.6, 0.9]}
+        ),
+        "sku": pl.DataFrame({"sku_id": ["A"], "visitors": [10], "units": [0]}),
+    }
+    rules = [
+        Threshold("high_bounce", "bounce_rate", ">", 0.7, "shop"),
+        Threshold("source_bounce", "bounce_rate", ">=", 0.6, "source", min_visitors=100),
+        Threshold("promo_gmv", "gmv", "<", 9000, "shop", during_promo=True),
+        Threshold("no_sales", "units", "==", 0, "sku", for_hours=3, severity="info"),
+    ]
+    found = threshold_breaches(rules, frames, in_promo=False)
+    assert found.select("name", "source", "sku_id", "value", "for_hours").rows() == [
+        ("high_bounce", None, None, 0.72, 1),
+        ("source_bounce", "search", None, 0.6, 1),
+        ("no_sales", None, "A", 0.0, 3),
+    ]
+    with pytest.raises(ValueError, match="metric 'nope'"):
+        threshold_breaches([Threshold("x", "nope", ">", 1)], frames, in_promo=False)
