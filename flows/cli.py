@@ -247,65 +247,6 @@ ConfigsOption = Annotated[
 ]
 
 
-@app.command()
-def backfill(
-    start: Annotated[str, typer.Option(help="First hour to rebuild (ISO; no offset: shop time).")],
-    end: Annotated[str, typer.Option(help="End of the range, exclusive (ISO).")],
-    config: ConfigsOption = None,
-    alerts: Annotated[
-        str,
-        typer.Option(
-            help="off; record: evaluate rules hour by hour and record what would have fired;"
-            " deliver: also send it."
-        ),
-    ] = "off",
-    workers: Annotated[int, typer.Option(min=1, help="Chunks extracted at once.")] = 4,
-    dask: Annotated[
-        str | None,
-        typer.Option(help="Dask scheduler address (tcp://host:8786) to extract chunks on."),
-    ] = None,
-    chunk_hours: Annotated[
-        int, typer.Option(min=1, help="Hours per chunk; multiples of 24 are local days.")
-    ] = 24,
-    resume: Annotated[
-        bool, typer.Option(help="Skip chunks an earlier backfill loaded; rerun the rest.")
-    ] = False,
-    staging: Annotated[
-        Path | None,
-        typer.Option(help="Folder for staged chunks (shared with remote Dask workers)."),
-    ] = None,
-    dry_run: Annotated[bool, typer.Option(help="List the chunks and stop.")] = False,
-) -> None:
-    """Rebuild a range of history in parallel chunks, idempotently, with progress."""
-    from flows.commands import backfill_command
-
-    backfill_command(
-        config or [DEFAULT_CONFIG],
-        start,
-        end,
-        alerts=alerts,
-        workers=workers,
-        dask=dask,
-        chunk_hours=chunk_hours,
-        resume=resume,
-        staging=staging,
-        dry_run=dry_run,
-    )
-
-
-@app.command()
-def serve(
-    config: ConfigsOption = None,
-    limit: Annotated[
-        int | None, typer.Option(min=1, help="Most flow runs at once (all shops).")
-    ] = None,
-) -> None:
-    """Schedule each shop's hourly run (cron 5 * * * *, shop time) and daily RFM; Ctrl-C stops."""
-    from flows.serve import serve_shops
-
-    serve_shops(config or [DEFAULT_CONFIG], limit=limit)
-
-
 def _prefect_defaults() -> None:
     # keep Prefect's state beside the project and its analytics off unless told otherwise
     os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
