@@ -112,7 +112,8 @@ def cancel_spike(
     usual = past.filter(pl.col("rate") <= max(median * min_ratio, 1e-9))
     n, x = now.row(0, named=True)["lines"], now.row(0, named=True)["cancelled"]
     base_lines = int(usual.get_column("lines").sum())
-    base = int(usual.get_column("cancelled").sum()) / base_lines if base_lines else 0.0
+    # no cancellation at all in the baseline: count half a one, so a rate can be compared
+    base = max(int(usual.get_column("cancelled").sum()), 0.5) / base_lines if base_lines else 0.0
     if n < min_lines or base <= 0:
         return empty
     rate = x / n
