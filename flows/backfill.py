@@ -298,21 +298,18 @@ def _loaded_spans(wh: Warehouse, alerts: str) -> list[tuple[datetime, datetime]]
     return spans
 
 
-def _advance_watermarks(wh: Warehouse, datasets: tuple[str, ...]) -> None:
+def _advance_watermarks(wh: Warehouse, datasets: tuple[str, ...], origin: datetime) -> None:
     """Move each watermark over history backfilled without a gap from where it stands.
 
-    A warehouse with no watermark yet takes the end of the first loaded span, so the next
-    hourly run continues there instead of leaving a hole behind its lookback.
+    A dataset with no watermark yet starts from `origin` (the backfill's start), so the next
+    hourly run continues after the backfill instead of leaving a hole behind its lookback; a
+    failed chunk stops the watermark before it.
     """
     spans = _loaded_spans(wh, "off")
-    if not spans:
-        return
     for dataset in datasets:
         mark = wh.watermark(dataset)
-        target = spans[0][1] if mark is None else None
-        for start, end in spans:
-            if mark is not None and start <= mark <= end:
-                target = end
+        at = origin if mark is None else mark
+        target = next((end for start, end in spans if start <= at <= end), None)
         if target is not None and (mark is None or target > mark):
             wh.set_watermark(dataset, target)
 
@@ -462,7 +459,7 @@ def backfill_shop(
         )
         shutil.rmtree(folder / backfill_id, ignore_errors=True)
         with wh.transaction():
-            _advance_watermarks(wh, settings.source.datasets)
+            _advance_watermarks(wh, settings.source.datasets, request.start)
         failed = [o for o in outcomes if o.status in ("failed", "not-run")]
         midnight = _last_midnight(request, settings)
         rfm_buyers = None

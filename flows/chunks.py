@@ -1,7 +1,7 @@
 """Backfill chunks: a range split into windows, each extracted and typed away from the warehouse.
 
 A chunk's worker (a thread, or a Dask worker process) pulls every dataset's window from the
-export source, lands the pages in a scratch DuckDB file of its own with `flows.load.land`,
+export source, lands the pages in a scratch in-memory DuckDB of its own with `flows.load.land`,
 types them with the same staging models as the hourly run (`sql/staging`), and writes the
 typed rows to one Parquet file per dataset. The single writer (`flows.backfill`) merges those
 files into the warehouse in chunk order. Nothing here opens the warehouse.
@@ -124,7 +124,8 @@ def extract_chunk(settings: Settings, chunk: Chunk, staging: Path) -> StagedChun
     staged = StagedChunk(chunk)
     source = make_source(settings.source)
     try:
-        with Warehouse(folder / "scratch.duckdb") as scratch:
+        # a private in-memory DuckDB with the warehouse schema: land and stage need raw.records
+        with Warehouse(":memory:") as scratch:
             for dataset in settings.source.datasets:
                 since = None if dataset in DIMENSIONS and chunk.first else chunk.start
                 batch = batch_id(chunk, dataset)
@@ -141,8 +142,6 @@ def extract_chunk(settings: Settings, chunk: Chunk, staging: Path) -> StagedChun
                 staged.landed[dataset] = seq
     finally:
         source.close()
-        (folder / "scratch.duckdb").unlink(missing_ok=True)
-        (folder / "scratch.duckdb.wal").unlink(missing_ok=True)
     if staged.error:
         shutil.rmtree(folder, ignore_errors=True)
         staged.files = {}

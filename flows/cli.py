@@ -97,6 +97,23 @@ def kpis(
 
 
 @app.command()
+def dashboard(
+    config: ConfigOption = DEFAULT_CONFIG,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="HTML file to write [default: <shop name>-dashboard.html]."),
+    ] = None,
+    hours: Annotated[int, typer.Option(min=1, help="Hours shown in the charts.")] = 48,
+) -> None:
+    """Write a self-contained HTML dashboard of the latest hour (opens offline)."""
+    from flows.dashboard import write_dashboard
+
+    settings = _settings(config)
+    path = write_dashboard(settings, out or Path(f"{settings.shop.name}-dashboard.html"), hours)
+    typer.echo(f"dashboard written to {path}")
+
+
+@app.command()
 def demo(
     directory: Annotated[
         Path, typer.Option("--dir", help="Where the demo writes its files.")
