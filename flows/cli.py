@@ -103,11 +103,13 @@ def dashboard(
         Path | None,
         typer.Option(help="HTML file to write [default: <shop name>-dashboard.html]."),
     ] = None,
-    hours: Annotated[int, typer.Option(min=1, help="Hours shown in the charts.")] = 48,
+    hours: Annotated[int, typer.Option(help="Hours shown in the charts.")] = 48,
 ) -> None:
     """Write a self-contained HTML dashboard of the latest hour (opens offline)."""
     from flows.dashboard import write_dashboard
 
+    if not 1 <= hours <= 24 * 90:
+        raise ShoppulseError(f"--hours must be between 1 and {24 * 90}, not {hours}")
     settings = _settings(config)
     path = write_dashboard(settings, out or Path(f"{settings.shop.name}-dashboard.html"), hours)
     typer.echo(f"dashboard written to {path}")

@@ -273,6 +273,50 @@ def test_a_missing_hour_breaks_the_line(tmp_path: Path) -> None:
     assert "<svg" in render_dashboard(view)
 
 
+def test_a_repeated_fall_back_hour_compares_with_the_same_wall_clock_hour_a_day_earlier(
+    tmp_path: Path,
+) -> None:
+    # New York, 2026-11-01: 01:00 happens twice; the second (EST, 06:00 UTC) is the latest hour
+    rows = {
+        datetime(2026, 10, 31, 5, tzinfo=UTC): 100.0,  # 01:00 EDT the day before: 25 h earlier
+        datetime(2026, 11, 1, 5, tzinfo=UTC): 999.0,  # the first 01:00 (EDT)
+        datetime(2026, 11, 1, 6, tzinfo=UTC): 150.0,  # the second 01:00 (EST)
+    }
+    kpis = pl.DataFrame(
+        {
+            "hour": list(rows),
+            "gmv": list(rows.values()),
+            "visitors": [100] * 3,
+            "buyers": [1] * 3,
+            "add_to_cart": [0] * 3,
+            "favorites": [0] * 3,
+            "conversion_rate": [0.01] * 3,
+            "aov": list(rows.values()),
+            "bounce_rate": [0.5] * 3,
+            "in_promo": [False] * 3,
+        }
+    )
+    empty = pl.DataFrame()
+    settings = parse_settings(
+        {
+            "shop": {"name": "ny", "timezone": "America/New_York"},
+            "source": {"base_url": "http://127.0.0.1:9"},
+            "warehouse": {"path": str(tmp_path / "x.duckdb")},
+        },
+        {},
+    )
+    view = build_view(DashboardData(kpis, empty, empty, None, empty, None, []), settings, 3, UNTIL)
+    gmv = next(t for t in view.tiles if t.key == "gmv")
+    assert (gmv.value, gmv.yesterday, gmv.delta, gmv.tone) == (
+        "¥150.00",
+        "¥100.00",
+        "+50.0%",
+        "good",
+    )
+    assert view.hour_text == "2026-11-01 01:00–02:00"
+    assert view.tz_text == "America/New_York, UTC-05:00"
+
+
 def test_cli_writes_the_dashboard(shop: Path, tmp_path: Path) -> None:
     config = tmp_path / "shoppulse.yaml"
     config.write_text(
@@ -288,6 +332,8 @@ def test_cli_writes_the_dashboard(shop: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert str(out) in result.output
     assert "支付金额" in out.read_text(encoding="utf-8")
+    bad = CliRunner().invoke(app, ["dashboard", "--config", str(config), "--hours", "0"])
+    assert bad.exit_code != 0 and "--hours must be between 1 and" in str(bad.exception)
 
 
 # --- a real browser --------------------------------------------------------------------------
