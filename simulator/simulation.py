@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -98,6 +99,8 @@ class Simulator:
             name: LRU(size) for name, size in HOURLY_CACHE.items()
         }
         self._static: dict[str, Chunk] = {}
+        # rows per generated hour, kept after the chunk itself leaves the cache
+        self._sizes: dict[str, dict[int, int]] = {name: {} for name in HOURLY_CACHE}
         self._truth: list[Incident] | None = None
 
     # -- generation -------------------------------------------------------------------------
@@ -163,6 +166,16 @@ class Simulator:
         self, dataset: str, since: datetime | None, until: datetime
     ) -> list[tuple[Chunk, int, int]]:
         """The window as slices of cached chunks, in order: (chunk, lo, hi)."""
+        return [(chunk, lo, hi) for chunk, lo, hi in self._spans(dataset, since, until, 0) if chunk]
+
+    def _spans(
+        self, dataset: str, since: datetime | None, until: datetime, skip: int
+    ) -> Iterator[tuple[Chunk | None, int, int]]:
+        """Slices of the window; inner hours wholly inside `skip` come as (None, 0, size).
+
+        A page deep into a long window then costs no regeneration of the hours before it,
+        however small the chunk cache is.
+        """
         if dataset not in datasets.DATASETS:
             raise KeyError(dataset)
         for when in (since, until):
@@ -172,7 +185,8 @@ class Simulator:
         hi_ts = until.timestamp()
         if dataset in ("products", "promotions"):
             chunk = self._static_chunk(dataset)
-            return [(chunk, bisect_left(chunk.ts, lo_ts), bisect_left(chunk.ts, hi_ts))]
+            yield chunk, bisect_left(chunk.ts, lo_ts), bisect_left(chunk.ts, hi_ts)
+            return
         for start, end in self._stale:
             # The export job lags: asked during the stale hour, its data is not there yet.
             if start < hi_ts <= end:
@@ -180,13 +194,19 @@ class Simulator:
         t0 = self.clock.t0
         first = 0 if since is None else max(0, int((lo_ts - t0) // 3600))
         last = min(self.clock.hours, int(-((t0 - hi_ts) // 3600)))
-        out = []
+        sizes = self._sizes[dataset]
         for h in range(first, last):
+            inner = first < h < last - 1
+            if inner and h in sizes and sizes[h] <= skip:
+                skip -= sizes[h]
+                yield None, 0, sizes[h]
+                continue
             chunk = self._chunk(dataset, h)
+            sizes[h] = len(chunk.ts)
             lo, hi = bisect_left(chunk.ts, lo_ts), bisect_left(chunk.ts, hi_ts)
+            skip = max(0, skip - (hi - lo))
             if hi > lo:
-                out.append((chunk, lo, hi))
-        return out
+                yield chunk, lo, hi
 
     def page(
         self, dataset: str, since: datetime | None, until: datetime, offset: int, limit: int
@@ -194,11 +214,12 @@ class Simulator:
         """Serialized records [offset, offset+limit) of a window, and whether more follow."""
         out: list[bytes] = []
         skip = offset
-        for chunk, lo, hi in self.segments(dataset, since, until):
+        for chunk, lo, hi in self._spans(dataset, since, until, offset):
             n = hi - lo
             if skip >= n:
                 skip -= n
                 continue
+            assert chunk is not None
             if len(out) == limit:
                 return out, True
             take = min(hi, lo + skip + limit - len(out))
