@@ -48,7 +48,7 @@ LABELS: dict[str, dict[str, str]] = {
         "generated": "Generated",
         "in_promo": "promotion running",
         "no_data": "No KPI hours in the warehouse yet: run `shoppulse run` first.",
-        "vs_yesterday": "vs same hour yesterday",
+        "vs_yesterday": "vs yesterday",
         "pp": "pp",
         "yesterday": "yesterday",
         "gmv": "GMV",
