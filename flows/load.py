@@ -214,20 +214,25 @@ def merge_staged(wh: Warehouse, batch_id: str, dataset: str, staged: str) -> Loa
 
 
 def _touched(wh: Warehouse, staged: str, merge: Merge, dataset: str) -> pl.Series:
-    """Instants (to the quarter hour) of the staged rows and of the core versions they replace."""
+    """Instants (to the quarter hour) of the staged rows that change core, and of the core
+    versions they replace; a row re-read unchanged by the lookback touches nothing."""
     fields = _TOUCH.get(dataset, ())
     if not fields:
         return LoadResult(dataset).touched
     join = " and ".join(f"c.{k} = s.{k}" for k in merge.key)
+    compared = [merge.version] if merge.version else [c for c in merge.columns if c != "extra"]
+    differs = " or ".join(f"c.{c} is distinct from s.{c}" for c in compared)
+    changed = (
+        f"select s.* from {staged} s left join {merge.table} c on {join}"
+        f" where s.reason is null and (c.{merge.key[0]} is null or {differs})"
+    )
     selects = []
     for name in fields:
-        selects.append(f"select s.{name} as t from {staged} s where s.reason is null")
+        selects.append(f"select s.{name} as t from changed s")
         if merge.version:
-            selects.append(
-                f"select c.{name} as t from {staged} s join {merge.table} c on {join}"
-                " where s.reason is null"
-            )
+            selects.append(f"select c.{name} as t from changed s join {merge.table} c on {join}")
     sql = (
+        f"with changed as ({changed}) "
         "select distinct time_bucket(interval '15 minutes', t) as t from ("
         + " union all ".join(selects)
         + ") where t is not null order by t"
