@@ -15,5 +15,7 @@ class ConsoleChannel(ChannelBase):
         subject = self.renderer.render("subject", message, locale=self.locale)
         text = self.renderer.render("text", message, locale=self.locale)
         rule = "─" * 72
-        # sys.stdout looked up at send time, so a redirected stdout is honoured
-        print(f"{rule}\n{subject}\n{rule}\n{text}", file=sys.stdout, flush=True)
+        # sys.stdout looked up at send time, so a redirected stdout is honoured; written
+        # directly because a flow with log_prints turns print() into log records
+        sys.stdout.write(f"{rule}\n{subject}\n{rule}\n{text}\n")
+        sys.stdout.flush()
