@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from flows.dashboard import write_dashboard
 from flows.extract import make_source
 from flows.pipeline import run_hour
 from flows.settings import Settings, load_settings
@@ -115,7 +116,8 @@ def run_demo(directory: Path, *, hours: int = 48, scenario: str = "demo", seed: 
             )
     rows = recent_kpis(settings, 24)
     render_kpis(rows, title=f"demo-shop — last 24 of {hours} replayed hours", console=console)
+    dashboard = write_dashboard(settings, directory / "dashboard.html", hours=hours)
     console.print(
-        f"done in {time.monotonic() - started:.0f}s; warehouse {settings.warehouse.path},"
-        f" alerts in {directory / 'alerts.jsonl'}"
+        f"done in {time.monotonic() - started:.0f}s: warehouse {settings.warehouse.path},"
+        f" alerts {directory / 'alerts.jsonl'}, dashboard {dashboard}"
     )
