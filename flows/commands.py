@@ -18,6 +18,7 @@ from rich.table import Table
 from flows.backfill import BackfillRequest, Progress, make_request, progress_listener
 from flows.chunks import plan_chunks
 from flows.errors import BackfillError, ShoppulseError
+from flows.secrets import secret_env
 from flows.shops import Shop, load_shops, run_each
 from flows.warehouse import Warehouse
 
@@ -96,7 +97,8 @@ def backfill_command(
 ) -> list[dict[str, Any]]:
     """Backfill every shop (each its own flow run, side by side); raise naming what failed."""
     console = console or Console(stderr=True)
-    shops = load_shops(configs)
+    # as in the flow runs: the environment, then Prefect Secret blocks for what it lacks
+    shops = load_shops(configs, secret_env())
     requests = {
         shop.name: make_request(
             shop.settings, start, end, alerts=alerts, chunk_hours=chunk_hours, resume=resume

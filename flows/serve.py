@@ -7,13 +7,14 @@ Ctrl-C. Each scheduled run is its own flow run in its own process; shops run sid
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -125,16 +126,22 @@ def serve_shops(configs: Sequence[Path], *, limit: int | None = None) -> None:
     """Serve every shop's deployments until Ctrl-C (or SIGTERM), then pause their schedules.
 
     Configs are validated first, their `${VAR}`s read from the environment or Secret blocks.
+    This is `prefect.serve`, with the deployments registered before it says it is serving.
     """
-    from prefect import serve
+    from prefect.exceptions import TerminationSignal
+    from prefect.runner import Runner
 
     with prefect_api() as url:
         deployments = build_deployments(load_shops(configs, secret_env()))
+        runner = Runner(pause_on_shutdown=True, limit=limit)
+        for deployment in deployments:
+            runner.add_deployment(deployment)
         names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
         print(
             f"shoppulse: serving {names} on {url.removesuffix('/api')}; Ctrl-C stops",
             file=sys.stderr,
             flush=True,
         )
-        serve(*deployments, limit=limit, print_starting_message=False)
+        with suppress(KeyboardInterrupt, TerminationSignal):
+            asyncio.run(runner.start())
     print("shoppulse: stopped serving", file=sys.stderr, flush=True)

@@ -126,8 +126,8 @@ def test_request_reads_shop_time_rounds_to_hours_and_stops_at_the_last_whole_hou
 def test_backfill_equals_the_hourly_pipeline_and_a_rerun_changes_nothing(
     sim_url: str, tmp_path: Path
 ) -> None:
-    start = SPEC.start.astimezone(UTC) + timedelta(hours=20)  # 20:00 to 04:00, shop time
-    end = start + timedelta(hours=8)
+    start = SPEC.start.astimezone(UTC) + timedelta(hours=22)  # 22:00 to 03:00, shop time
+    end = start + timedelta(hours=5)
     # hour by hour, as the schedule would have run it (no lookback, so both read [start, end))
     hourly = settings_for(sim_url, tmp_path / "hourly.duckdb", lookback_hours=0)
     with Warehouse(hourly.warehouse.path) as wh, closing(make_source(hourly.source)) as source:
@@ -136,13 +136,13 @@ def test_backfill_equals_the_hourly_pipeline_and_a_rerun_changes_nothing(
             run_hour(wh, hourly, source, until)
             until += timedelta(hours=1)
     settings = settings_for(sim_url, tmp_path / "backfill.duckdb")
-    request = BackfillRequest(start, end, chunk_hours=3)  # one chunk spans local midnight
+    request = BackfillRequest(start, end, chunk_hours=2)  # 22-00, 00-02, 02-03
     summary = plain_backfill(settings, request, workers=2)
     assert summary["chunks_loaded"] == 3 and summary["failed"] == []
-    assert summary["loaded"]["orders"] > 50
+    assert summary["loaded"]["orders"] > 30
 
     expected = snapshot(hourly.warehouse.path)
-    assert sum(len(rows) for rows in expected.values()) > 500
+    assert sum(len(rows) for rows in expected.values()) > 300
     assert snapshot(settings.warehouse.path) == expected
     cover = {"mart.stock_cover": "as_of, sku_id"}
     with Warehouse(settings.warehouse.path, read_only=True) as wh:
