@@ -231,7 +231,16 @@ def _low_stock(
         pl.col("source").is_null()
     )
     shape, rates = demand_rates(sku_units, shop, promotions, items, skus, h.tz)
-    sales = promo_sales(sku_units, promotions, items, rates, shape, h.end, h.tz)
+    sales = promo_sales(
+        sku_units,
+        promotions,
+        items,
+        rates,
+        shape,
+        h.end,
+        h.tz,
+        velocity_hours=rules.velocity_hours,
+    )
     found = low_stock_promo(
         stock,
         products,

@@ -14,7 +14,7 @@ from transforms.conversion import conversion_drop, conversion_scores, sku_breakd
 from transforms.gaps import data_gap, expected_volume
 from transforms.promo_audit import promo_audit
 from transforms.stats import effective_rho, lower_tail, moment_rho, upper_tail
-from transforms.stockout import available_stock, low_stock_promo
+from transforms.stockout import available_stock, low_stock_promo, promo_sales
 from transforms.thresholds import Threshold, threshold_breaches
 
 TS = pl.Datetime("us", "UTC")
@@ -290,6 +290,21 @@ def test_observed_sales_replace_the_prior_uplift_once_the_promotion_runs() -> No
     row = found.row(0, named=True)
     assert row["uplift"] == pytest.approx((72 + 3 * 6) / (12 + 6))  # 5x
     assert row["demand_to_end"] == pytest.approx(12 * 2 * 5)
+
+
+def test_promotion_sales_are_read_over_the_last_velocity_hours() -> None:
+    running = PROMOS.with_columns(starts_at=pl.lit(AS_OF - 10 * HOUR, dtype=TS))
+    # a launch surge of 40 units an hour for 4 hours, then 10 an hour
+    units = pl.DataFrame(
+        {
+            "hour": [AS_OF - (10 - i) * HOUR for i in range(10)],
+            "sku_id": ["A"] * 10,
+            "units": [40] * 4 + [10] * 6,
+        },
+        schema_overrides={"hour": TS},
+    )
+    got = promo_sales(units, running, ITEMS, RATES, SHAPE, AS_OF, TZ, velocity_hours=6)
+    assert got.select("units", "usual").row(0) == (60.0, 12.0)
 
 
 def test_available_stock_subtracts_units_sold_since_the_snapshot() -> None:

@@ -6,7 +6,8 @@ Per SKU in a promotion running at `as_of` or starting within `lookahead_hours`:
 - expected demand per future hour = the SKU's usual hourly rate (its paid units over the
   baseline days, hours it was promoted left out) × the shop's hour-of-day shape × the
   promotion's uplift in the promotion's hours. Before a promotion starts the uplift is the
-  prior for its kind; once it runs, the observed uplift takes over as evidence accumulates;
+  prior for its kind; once it runs, the uplift observed over its last `velocity_hours`
+  takes over as evidence accumulates;
 - projected stock-out: the instant cumulative expected demand reaches `available`.
 
 It fires when available <= safety stock, or the projected stock-out falls before the
@@ -150,23 +151,30 @@ def promo_sales(
     shape: pl.DataFrame,
     as_of: datetime,
     tz: str,
+    *,
+    velocity_hours: int = 6,
 ) -> pl.DataFrame:
-    """Per (SKU, running promotion): units paid since the promotion started (before `as_of`)
-    and the units its usual rate would have sold in those hours (`usual`)."""
+    """Per (SKU, running promotion): units paid in its last `velocity_hours` hours (or since
+    it started, if later) before `as_of`, and the units its usual rate would have sold in
+    those hours (`usual`): recent sales, so a launch surge that fades is not projected on."""
     as_of = as_of.astimezone(UTC)
     local = pl.col("hour").dt.convert_time_zone(tz)
     running = _promoted_hours(promotions, items).filter(
         (pl.col("starts_at") < as_of) & (pl.col("ends_at") > as_of)
     )
+    since = pl.max_horizontal(
+        pl.col("starts_at"), pl.lit(as_of - timedelta(hours=velocity_hours), dtype=TS)
+    )
     hours = (
-        running.with_columns(
-            n=((pl.lit(as_of, dtype=TS) - pl.col("starts_at")).dt.total_seconds() / 3600)
+        running.with_columns(since=since)
+        .with_columns(
+            n=((pl.lit(as_of, dtype=TS) - pl.col("since")).dt.total_seconds() / 3600)
             .ceil()
             .cast(pl.Int64)
         )
         .with_columns(step=pl.int_ranges(0, "n"))
         .explode("step")
-        .with_columns(hour=pl.col("starts_at") + pl.duration(hours=pl.col("step")))
+        .with_columns(hour=pl.col("since") + pl.duration(hours=pl.col("step")))
         .filter(pl.col("hour") < as_of)
         .with_columns(hod=local.dt.hour())
         .join(shape, on="hod", how="left")
