@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import click
 import typer
 
+from flows.alerts_cli import alerts_app
 from flows.errors import ShoppulseError
 
 __all__ = ["app", "main"]
@@ -145,6 +146,44 @@ def simulate(
     serve(scenario=scenario, seed=seed, port=port, token=token)
 
 
+@app.command()
+def evaluate(
+    scenario: Annotated[str, typer.Option(help="Simulator scenario to replay.")] = "normal",
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated shop.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    days: Annotated[int, typer.Option(help="Simulated days; the first 14 are the baseline.")] = 28,
+    skus: Annotated[int | None, typer.Option(help="SKUs in the simulated shop.")] = None,
+    visitors_per_day: Annotated[
+        int | None, typer.Option(help="Visitors a day in the simulated shop.")
+    ] = None,
+) -> None:
+    """Replay a scenario hour by hour and score the alerts against its ground truth."""
+    from flows.evaluation import evaluate_scenario, format_report
+    from simulator import SCENARIOS
+
+    if scenario not in SCENARIOS:
+        raise ShoppulseError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    if days <= 14:
+        raise ShoppulseError("--days must be more than 14: the first 14 days are the baseline")
+
+    def progress(done: int, total: int) -> None:
+        if done % 24 == 0 or done == total:
+            typer.echo(f"  {scenario}: {done}/{total} hours replayed", err=True)
+
+    result = evaluate_scenario(
+        scenario,
+        seed,
+        days=days,
+        skus=skus,
+        visitors_per_day=visitors_per_day,
+        progress=progress,
+    )
+    if as_json:
+        _echo_json(result.to_json())
+    else:
+        typer.echo(format_report(result))
+
+
 ConfigsOption = Annotated[
     list[Path] | None,
     typer.Option(
@@ -216,60 +255,15 @@ def serve(
     serve_shops(config or [DEFAULT_CONFIG], limit=limit)
 
 
-@app.command()
-def evaluate(
-    scenario: Annotated[str, typer.Option(help="Simulator scenario to replay.")] = "normal",
-    seed: Annotated[int, typer.Option(help="Random seed of the simulated shop.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
-    days: Annotated[int, typer.Option(help="Simulated days; the first 14 are the baseline.")] = 28,
-    skus: Annotated[int | None, typer.Option(help="SKUs in the simulated shop.")] = None,
-    visitors_per_day: Annotated[
-        int | None, typer.Option(help="Visitors a day in the simulated shop.")
-    ] = None,
-) -> None:
-    """Replay a scenario hour by hour and score the alerts against its ground truth."""
-    from flows.evaluation import evaluate_scenario, format_report
-    from simulator import SCENARIOS
-
-    if scenario not in SCENARIOS:
-        raise ShoppulseError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
-    if days <= 14:
-        raise ShoppulseError("--days must be more than 14: the first 14 days are the baseline")
-
-    def progress(done: int, total: int) -> None:
-        if done % 24 == 0 or done == total:
-            typer.echo(f"  {scenario}: {done}/{total} hours replayed", err=True)
-
-    result = evaluate_scenario(
-        scenario,
-        seed,
-        days=days,
-        skus=skus,
-        visitors_per_day=visitors_per_day,
-        progress=progress,
-    )
-    if as_json:
-        _echo_json(result.to_json())
-    else:
-        typer.echo(format_report(result))
-
-
-ConfigsOption = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="Shop config, or a fleet file with a `shops:` list; repeat for more shops."
-        "  [default: shoppulse.yaml]",
-        show_default=False,
-    ),
-]
+app.add_typer(alerts_app)
 
 
 def _prefect_defaults() -> None:
     # keep Prefect's state beside the project and its analytics off unless told otherwise
     os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # the temporary local API needs longer than Prefect's 20 s on a busy 2-core machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
@@ -314,12 +308,13 @@ def main() -> None:
     except ShoppulseError as exc:
         typer.echo(f"shoppulse: {exc}", err=True)
         _exit(1)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
         typer.echo("shoppulse: interrupted", err=True)
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("shoppulse: interrupted", err=True)
-        sys.exit(130)
+    except Exception as exc:
+        # usage errors (click's, or the copy bundled with typer) print their usage line
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
+        raise
