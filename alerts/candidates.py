@@ -189,7 +189,7 @@ def cancel_alert(row: Row, hour: datetime, *, locale: str = "en") -> Alert:
     if _zh(locale):
         summary = f"取消率 {_pct(row['cancel_rate'])}，为基线的 {row['ratio']:.1f} 倍"
         description = (
-            f"近 2 小时创建的 {row['lines']} 个订单行中 {row['cancelled']} 个已取消；"
+            f"本时段创建的 {row['lines']} 个订单行中 {row['cancelled']} 个已取消；"
             f"基线 {_pct(row['baseline_rate'])}（前 {row['baseline_days']} 天同一时段）。"
         )
         action = "检查满减门槛、优惠金额和活动规则是否配置错误；必要时暂停活动。"
@@ -201,7 +201,7 @@ def cancel_alert(row: Row, hour: datetime, *, locale: str = "en") -> Alert:
     else:
         summary = f"Cancel rate {_pct(row['cancel_rate'])}, {row['ratio']:.1f}x its baseline"
         description = (
-            f"{row['cancelled']} of {row['lines']} order lines created in the last 2 h are"
+            f"{row['cancelled']} of {row['lines']} order lines created in the hour are"
             f" already cancelled; baseline {_pct(row['baseline_rate'])} (same hours,"
             f" {row['baseline_days']} previous days)."
         )

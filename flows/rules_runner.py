@@ -49,7 +49,8 @@ BUILTIN_RULES = ("conversion_drop", "low_stock_promo", "cancel_spike", "data_gap
 # how far back sales are read for a SKU's usual demand, and inventory snapshots stay valid
 DEMAND_DAYS = 14
 SNAPSHOT_MAX_AGE = timedelta(days=7)
-CANCEL_WINDOW_HOURS = 2
+# cancellations of the lines created in the evaluated hour (a spike shows in its first hour)
+CANCEL_WINDOW_HOURS = 1
 GAP_DATASETS = ("orders", "traffic", "inventory", "keywords")
 
 

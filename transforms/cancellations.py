@@ -53,7 +53,7 @@ def local_days_back(instant: datetime, days: int, tz: str) -> datetime:
 
 
 def cancel_replicas(
-    lines: pl.DataFrame, hour: datetime, tz: str, *, baseline_days: int = 14, window_hours: int = 2
+    lines: pl.DataFrame, hour: datetime, tz: str, *, baseline_days: int = 14, window_hours: int = 1
 ) -> pl.DataFrame:
     """Per day back k (0 = the evaluated hour's day): lines created in the `window_hours`
     hours ending at the end of `hour` (shifted k local days) and how many of them were
