@@ -53,14 +53,17 @@ class SimulatorSource:
 
     def _attempt(self, dataset: str, since: datetime | None, until: datetime) -> None:
         # A fault depends on the request's window only, so the first page decides them all.
+        status = 0
         for attempt in range(self.max_attempts):
             fault = self.sim.fault(dataset, since, until, attempt)
             if fault is None:
                 return
-            self.retries += 1
+            status = fault.status
+            if attempt + 1 < self.max_attempts:
+                self.retries += 1
         raise ExportTransientError(
             f"{self.name}: export {dataset} failed after {self.max_attempts} attempts,"
-            f" last: HTTP {fault.status}",
+            f" last: HTTP {status}",
             dataset=dataset,
             source=self.name,
         )
