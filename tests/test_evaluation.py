@@ -150,3 +150,23 @@ def test_goal_measurements() -> None:
     assert got["single_source_attributed"] == {"incidents": 1, "attributed": 0}
     assert got["stockout_warned_3h_before"]["leads_hours"] == [7.0]
     assert got["alerts_on_gap_hours"] == 1
+
+
+def test_the_in_process_source_serves_the_simulator_and_its_outages() -> None:
+    import orjson
+
+    from flows.errors import ExportTransientError
+    from simulator import Simulator
+    from simulator.source import SimulatorSource
+
+    sim = Simulator("export_outage", 0)
+    source = SimulatorSource(sim, page_size=100)
+    outage = next(i for i in sim.truth() if i.details.get("kind") == "5xx")
+    since, until = outage.start - 2 * HOUR, outage.start
+    pages = list(source.pages("orders", since, until))
+    assert len(pages) > 1 and all(p.count <= 100 for p in pages)
+    served = [r for p in pages for r in orjson.loads(p.text)["items"]]
+    assert served == sim.records("orders", since, until)
+    with pytest.raises(ExportTransientError, match="after 6 attempts"):
+        list(source.pages("traffic", since, outage.end))
+    assert source.retries == 5
