@@ -195,10 +195,16 @@ def _stock(wh: Warehouse, h: _Hour) -> pl.DataFrame:
     inventory = _ts(
         _frame(wh, "inventory_at", {"as_of": h.end, "max_age": SNAPSHOT_MAX_AGE}), "snapshot_at"
     )
-    paid = _ts(
-        _frame(wh, "paid_lines_in_span", {"start": h.end - SNAPSHOT_MAX_AGE, "end": h.end}),
-        "paid_at",
+    # sales since the oldest of the SKUs' latest snapshots (usually the last hour's)
+    latest = (
+        inventory.filter(pl.col("snapshot_at") < h.end)
+        .group_by("sku_id")
+        .agg(pl.col("snapshot_at").max())
+        .get_column("snapshot_at")
+        .min()
     )
+    since = latest if isinstance(latest, datetime) else h.end
+    paid = _ts(_frame(wh, "paid_lines_in_span", {"start": since, "end": h.end}), "paid_at")
     return available_stock(inventory, paid, h.end)
 
 
