@@ -263,3 +263,40 @@ def test_a_data_gap_inhibits_conversion_and_cancel_alerts(
     recorded = {r[0] for r in wh.rows("select alertname from ops.alert_state")}
     assert "data_gap" in recorded and "low_stock_promo" in recorded
     assert not recorded & {"conversion_drop", "cancel_spike"}
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_every_rule_alert_renders_in_every_format(
+    shop: tuple[Warehouse, Settings, Shop], locale: str
+) -> None:
+    from alerts.message import Message, MessageAlert
+    from alerts.renderer import FORMATS, Renderer
+
+    wh, config, _ = shop
+    config = config.model_copy(update={"shop": config.shop.model_copy(update={"locale": locale})})
+    alerts, _ = evaluate_hour(wh, config, H)
+    message = Message(
+        delivery_id="d1",
+        receiver="ops",
+        shop="demo",
+        hour=H,
+        alerts=tuple(
+            MessageAlert(
+                status="firing",
+                notice="firing",
+                labels={**a.labels, "alertname": a.alertname, "severity": a.severity},
+                annotations=a.annotations,
+                starts_at=H,
+                ends_at=None,
+                fingerprint=a.fingerprint,
+                hour=H,
+                impact=a.impact,
+            )
+            for a in alerts
+        ),
+    )
+    renderer = Renderer(config)
+    # StrictUndefined: an annotation a template needs and the adapter lacks would raise
+    assert all(renderer.render(fmt, message, locale=locale) for fmt in FORMATS)
+    text = renderer.render("text", message, locale=locale)
+    assert ("少 35 位买家" if locale == "zh-CN" else "35 buyers missing") in text
