@@ -19,6 +19,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from prefect import flow
 
-    from flows.backfill import backfill, make_request, plain_backfill
+    from flows.backfill import backfill
+    from flows.rebuild import make_request, plain_backfill
     from flows.settings import load_settings
 
     @flow(name="bench-warmup")
@@ -194,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.warehouse.path.unlink(missing_ok=True)
     stop.set()
     server.join(10)
+    shutil.rmtree(home, ignore_errors=True)
     _print(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")

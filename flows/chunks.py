@@ -3,7 +3,7 @@
 A chunk's worker (a thread, or a Dask worker process) pulls every dataset's window from the
 export source, lands the pages in a scratch in-memory DuckDB of its own with `flows.load.land`,
 types them with the same staging models as the hourly run (`sql/staging`), and writes the
-typed rows to one Parquet file per dataset. The single writer (`flows.backfill`) merges those
+typed rows to one Parquet file per dataset. The single writer (`flows.writer`) merges those
 files into the warehouse in chunk order. Nothing here opens the warehouse.
 """
 

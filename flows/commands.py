@@ -15,9 +15,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as Bar
 from rich.table import Table
 
-from flows.backfill import BackfillRequest, Progress, make_request, progress_listener
 from flows.chunks import plan_chunks
 from flows.errors import BackfillError, ShoppulseError
+from flows.rebuild import (
+    BackfillRequest,
+    Progress,
+    failure_message,
+    make_request,
+    progress_listener,
+)
 from flows.secrets import secret_env
 from flows.shops import Shop, load_shops, run_each
 from flows.warehouse import Warehouse
@@ -160,8 +166,6 @@ def backfill_command(
         elif isinstance(result, BaseException):
             raise result
         elif result["failed"]:
-            from flows.backfill import failure_message
-
             problems.append(failure_message(result))
     if problems:
         raise BackfillError(" | ".join(problems))
