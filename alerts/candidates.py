@@ -184,52 +184,50 @@ def low_stock_alert(row: Row, hour: datetime, *, tz: Any, locale: str = "en") ->
 
 
 def cancel_alert(row: Row, hour: datetime, *, locale: str = "en") -> Alert:
-    """cancel_spike for the shop; names the promotion with the most cancelled lines."""
+    """cancel_spike for the shop, naming the promotion whose orders are being cancelled."""
     promo = row["top_promo_id"]
     if _zh(locale):
-        summary = f"取消率 {_pct(row['cancel_rate'])}，为基线的 {row['ratio']:.1f} 倍"
+        summary = (
+            f"活动 {promo} 订单取消率 {_pct(row['top_promo_rate'])}，为基线的 {row['ratio']:.1f} 倍"
+        )
         description = (
-            f"本时段创建的 {row['lines']} 个订单行中 {row['cancelled']} 个已取消；"
+            f"本时段活动 {promo} 的 {row['top_promo_lines']} 个订单行中"
+            f" {row['top_promo_cancelled']} 个已取消（全店 {_pct(row['cancel_rate'])}）；"
             f"基线 {_pct(row['baseline_rate'])}（前 {row['baseline_days']} 天同一时段）。"
         )
         action = "检查满减门槛、优惠金额和活动规则是否配置错误；必要时暂停活动。"
-        causes = (
-            [f"活动 {promo}：{row['top_promo_lines']} 行中取消率 {_pct(row['top_promo_rate'])}"]
-            if promo
-            else []
-        )
+        causes = [f"活动 {promo}：{row['top_promo_cancelled']}/{row['top_promo_lines']} 行已取消"]
     else:
-        summary = f"Cancel rate {_pct(row['cancel_rate'])}, {row['ratio']:.1f}x its baseline"
+        summary = (
+            f"Cancel rate {_pct(row['top_promo_rate'])} on promotion {promo},"
+            f" {row['ratio']:.1f}x its baseline"
+        )
         description = (
-            f"{row['cancelled']} of {row['lines']} order lines created in the hour are"
-            f" already cancelled; baseline {_pct(row['baseline_rate'])} (same hours,"
+            f"{row['top_promo_cancelled']} of the {row['top_promo_lines']} order lines of"
+            f" {promo} created in the hour are already cancelled (shop-wide"
+            f" {_pct(row['cancel_rate'])}); baseline {_pct(row['baseline_rate'])} (same hour,"
             f" {row['baseline_days']} previous days)."
         )
         action = (
             "Check the full-reduction threshold, discount amount and promotion rules;"
             " pause the promotion if they are wrong."
         )
-        causes = (
-            [
-                f"promotion {promo}: {_pct(row['top_promo_rate'])} of"
-                f" {row['top_promo_lines']} lines cancelled"
-            ]
-            if promo
-            else []
-        )
+        causes = [
+            f"promotion {promo}: {row['top_promo_cancelled']} of {row['top_promo_lines']}"
+            " lines cancelled"
+        ]
     annotations = {
         "summary": summary,
         "description": description,
-        "value": _num(row["cancel_rate"]),
+        "value": _num(row["top_promo_rate"]),
         "baseline": _num(row["baseline_rate"]),
         "unit": "ratio",
         "metric": "cancel_rate",
         "action": action,
         "root_cause": "\n".join(causes),
         "p_value": _num(row["p_value"], 3),
+        "promo_id": str(promo),
     }
-    if promo:
-        annotations["promo_id"] = str(promo)
     severity = "critical" if row["ratio"] >= 3 else "warning"
     return Alert("cancel_spike", severity, {}, annotations, hour)
 

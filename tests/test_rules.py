@@ -369,6 +369,14 @@ def test_no_cancel_spike_outside_promotions_or_on_a_normal_rate() -> None:
     assert cancel_spike(normal, H, in_promo=True).is_empty()
 
 
+def test_cancellations_of_lines_in_no_promotion_are_not_a_promotion_spike() -> None:
+    lines = spike_lines(40).with_columns(
+        promo_id=pl.when(pl.col("created_at") >= H).then(None).otherwise(pl.col("promo_id"))
+    )
+    replicas = cancel_replicas(lines, H, TZ, baseline_days=7)
+    assert cancel_spike(replicas, H, in_promo=True).is_empty()
+
+
 def test_cancellations_after_the_hour_do_not_count() -> None:
     replicas = cancel_replicas(spike_lines(10, late=60), H, TZ, baseline_days=7)
     today = replicas.filter(pl.col("k") == 0)

@@ -31,6 +31,7 @@ def settings(path: Path) -> Settings:
             "source": {"base_url": "http://127.0.0.1:9"},
             "warehouse": {"path": str(path)},
             "rules": {
+                "cancel_spike": {"min_lines": 20},
                 "thresholds": [
                     {"name": "low_gmv", "metric": "gmv", "op": "<", "value": 6000, "scope": "shop"}
                 ]
@@ -49,7 +50,9 @@ class Shop:
         self.inventory: list[dict[str, Any]] = []
         self.n = 0
 
-    def hour(self, start: datetime, buyers: dict[str, int], cancelled: int = 0) -> None:
+    def hour(
+        self, start: datetime, buyers: dict[str, int], cancelled: int = 0, promo: str | None = None
+    ) -> None:
         for source, sku, visitors in (("search", "A", 1000), ("ads", "B", 500)):
             self.traffic.append(
                 {
@@ -77,7 +80,7 @@ class Shop:
                         "pay_amount": 100.0,
                         "status": "cancelled" if gone else "paid",
                         "source": source,
-                        "promo_id": None,
+                        "promo_id": promo if source == "ads" else None,
                         "created_at": paid - timedelta(minutes=1),
                         "paid_at": paid,
                         "updated_at": paid + timedelta(minutes=5) if gone else paid,
@@ -175,8 +178,9 @@ def shop(tmp_path: Path) -> Iterator[tuple[Warehouse, Settings, Shop]]:
             data.hour(local_days_back(H, day, TZ) - back * HOUR, {"search": 50, "ads": 25})
     for back in (3, 2, 1):
         data.hour(H - back * HOUR, {"search": 50, "ads": 25})
-    # the evaluated hour: search conversion falls 70%, and 12 of 25 ads lines are cancelled
-    data.hour(H, {"search": 15, "ads": 25}, cancelled=12)
+    # the evaluated hour: search conversion falls 70%, and 12 of the 25 ads lines, bought
+    # under the misconfigured full reduction, are cancelled
+    data.hour(H, {"search": 15, "ads": 25}, cancelled=12, promo="FR1")
     config = settings(tmp_path / "shop.duckdb")
     with Warehouse(config.warehouse.path) as wh:
         dimensions(wh)

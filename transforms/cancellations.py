@@ -42,6 +42,7 @@ CANCEL_CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "top_promo_id": pl.String(),
     "top_promo_rate": pl.Float64(),
     "top_promo_lines": pl.Int64(),
+    "top_promo_cancelled": pl.Int64(),
 }
 
 
@@ -91,11 +92,16 @@ def cancel_spike(
     min_lines: int = 30,
     alpha: float = 0.001,
 ) -> pl.DataFrame:
-    """A one-row frame when the evaluated hour's cancel rate is a spike, else empty.
+    """A one-row frame when a running promotion's order lines are cancelled far more than
+    the shop's lines usually are at this hour, else empty.
 
-    Spike: a promotion is running, at least `min_lines` lines, a rate at least `min_ratio`
-    times the baseline, and an upper beta-binomial tail under `alpha`. Baseline days that
-    were themselves spikes (over `min_ratio` times the median day) are left out.
+    Per promotion with lines in the hour: at least `min_lines` lines, a cancel rate at least
+    `min_ratio` times the baseline (all lines, the same hour on earlier days), and an upper
+    beta-binomial tail under `alpha` (split over the promotions tested); the most
+    significant is reported, with the shop-wide rate. Baseline days that were themselves
+    spikes (over `min_ratio` times the median day) are left out. Lines of no promotion
+    never make a spike: a handful of early-morning cancellations is noise, not a promotion
+    that makes buyers cancel.
     """
     empty = pl.DataFrame(schema=CANCEL_CANDIDATE_SCHEMA)
     if not in_promo or replicas.is_empty():
@@ -110,44 +116,49 @@ def cancel_spike(
     median = past.get_column("rate").median()
     assert isinstance(median, float)
     usual = past.filter(pl.col("rate") <= max(median * min_ratio, 1e-9))
-    n, x = now.row(0, named=True)["lines"], now.row(0, named=True)["cancelled"]
     base_lines = int(usual.get_column("lines").sum())
     # no cancellation at all in the baseline: count half a one, so a rate can be compared
     base = max(int(usual.get_column("cancelled").sum()), 0.5) / base_lines if base_lines else 0.0
-    if n < min_lines or base <= 0:
+    promos = replicas.filter(
+        (pl.col("k") == 0) & pl.col("promo_id").is_not_null() & (pl.col("lines") >= min_lines)
+    )
+    if promos.is_empty() or base <= 0:
         return empty
-    rate = x / n
     rho = moment_rho(
         usual.get_column("cancelled").to_numpy(),
         usual.get_column("lines").to_numpy(),
         base,
         usual.height,
     )
-    p_value = float(upper_tail(x, n, base, rho)[()])
-    if rate < min_ratio * base or not p_value < alpha:
-        return empty
-    top = (
-        replicas.filter((pl.col("k") == 0) & pl.col("promo_id").is_not_null())
-        .with_columns(rate=pl.col("cancelled") / pl.col("lines"))
-        .filter(pl.col("lines") >= 5)
-        .sort("cancelled", descending=True)
-        .head(1)
+    tails = upper_tail(
+        promos.get_column("cancelled").to_numpy(), promos.get_column("lines").to_numpy(), base, rho
     )
-    promo = top.row(0, named=True) if top.height else {}
+    hits = (
+        promos.with_columns(
+            rate=pl.col("cancelled") / pl.col("lines"), p_value=pl.Series(tails, dtype=pl.Float64)
+        )
+        .filter((pl.col("rate") >= min_ratio * base) & (pl.col("p_value") < alpha / promos.height))
+        .sort("p_value", "promo_id")
+    )
+    if hits.is_empty():
+        return empty
+    top = hits.row(0, named=True)
+    n, x = now.row(0, named=True)["lines"], now.row(0, named=True)["cancelled"]
     return pl.DataFrame(
         [
             {
                 "hour": hour.astimezone(UTC),
                 "lines": n,
                 "cancelled": x,
-                "cancel_rate": rate,
+                "cancel_rate": x / n,
                 "baseline_rate": base,
                 "baseline_days": usual.height,
-                "ratio": rate / base,
-                "p_value": p_value,
-                "top_promo_id": promo.get("promo_id"),
-                "top_promo_rate": promo.get("rate"),
-                "top_promo_lines": promo.get("lines"),
+                "ratio": top["rate"] / base,
+                "p_value": top["p_value"],
+                "top_promo_id": top["promo_id"],
+                "top_promo_rate": top["rate"],
+                "top_promo_lines": top["lines"],
+                "top_promo_cancelled": top["cancelled"],
             }
         ],
         schema=CANCEL_CANDIDATE_SCHEMA,
