@@ -1,16 +1,19 @@
 """How long a backfill of a simulated mid-size shop takes, with and without Prefect.
 
     .venv/bin/python -m bench.backfill --days 30 --workers 1 2
+    .venv/bin/python -m bench.backfill --days 5 --workers 2 --repeat 3 --skip-floor
 
 The simulator (`MID_SIZE`: ~5,000 paid order lines an hour) serves its export API from a
 separate process on 127.0.0.1, so its generation does not share the backfill's interpreter
 (it still shares the machine's cores). For each worker count the same range is backfilled
-into a fresh warehouse twice: by the `backfill` Prefect flow (extract-chunk and load-chunk
-task runs on a ThreadPoolTaskRunner) and by `plain_backfill` (the same functions on a plain
-thread pool, no Prefect). Printed side by side: wall time, the flow's task runs, the
-difference (Prefect's overhead), order records loaded (every version of every line) per
-second, and the backend floor (paging the whole range once, no loading). Prefect runs
-against its temporary local server, started (and timed) before anything is measured.
+into a fresh warehouse by the `backfill` Prefect flow (extract-chunk and load-chunk task runs
+on a ThreadPoolTaskRunner) and by `plain_backfill` (the same functions on a plain thread
+pool, no Prefect), alternating which goes first over `--repeat` rounds. Printed side by side
+(medians): wall time, CPU time of the backfill process and of Prefect's temporary server,
+the flow's task runs, order records loaded (every version of every line) per second, the
+machine's load average, Prefect's overhead (flow minus plain), and the backend floor
+(paging the whole range once, loading nothing). Wall time on a shared machine moves with
+other work; CPU time much less so. Prefect's temporary server is started (and timed) first.
 """
 
 from __future__ import annotations
@@ -79,6 +82,23 @@ def _floor(settings: Any, start: datetime, end: datetime) -> tuple[float, int]:
     return time.monotonic() - clock, records
 
 
+def _server_cpu() -> float:
+    """CPU seconds used so far by Prefect's temporary server process (Linux /proc)."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    total = 0.0
+    for server in SubprocessASGIServer._instances.values():
+        process = server.server_process
+        if process is None:
+            continue
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _task_runs(flow_run_id: Any) -> int:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -96,6 +116,71 @@ def _task_runs(flow_run_id: Any) -> int:
                 return count
 
 
+def _run(
+    mode: str,
+    workers: int,
+    round_: int,
+    home: Path,
+    base_url: str,
+    start: datetime,
+    end: datetime,
+    chunk_hours: int,
+) -> dict[str, Any]:
+    """One backfill into a fresh warehouse: wall and CPU time, what it loaded."""
+    from flows.backfill import backfill
+    from flows.rebuild import make_request, plain_backfill
+    from flows.settings import load_settings
+
+    name = f"{mode}-w{workers}-r{round_}"
+    config = _config(home, base_url, name)
+    settings = load_settings(config)
+    print(f"{name}: backfilling {start.date()}..{end.date()}…", file=sys.stderr, flush=True)
+    server_cpu = _server_cpu()
+    cpu = time.process_time()
+    clock = time.monotonic()
+    tasks: int | None = None
+    if mode == "prefect":
+        state = backfill(
+            start=start.isoformat(),
+            end=end.isoformat(),
+            config=str(config),
+            chunk_hours=chunk_hours,
+            workers=workers,
+            return_state=True,
+        )
+        wall = time.monotonic() - clock
+        cpu = time.process_time() - cpu
+        server_cpu = _server_cpu() - server_cpu
+        summary = state.result(raise_on_failure=False)
+        tasks = _task_runs(state.state_details.flow_run_id)
+    else:
+        request = make_request(
+            settings, start.isoformat(), end.isoformat(), chunk_hours=chunk_hours
+        )
+        summary = plain_backfill(settings, request, workers=workers)
+        wall = time.monotonic() - clock
+        cpu = time.process_time() - cpu
+        server_cpu = _server_cpu() - server_cpu
+    assert isinstance(summary, dict), summary
+    settings.warehouse.path.unlink(missing_ok=True)
+    return {
+        "mode": mode,
+        "workers": workers,
+        "round": round_,
+        "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+        "server_cpu_s": round(server_cpu, 1),
+        "load_avg_1m": round(os.getloadavg()[0], 1),
+        "task_runs": tasks,
+        "chunks": summary["chunks"],
+        "failed": len(summary["failed"]),
+        "order_records": summary["loaded"].get("orders", 0),
+        "rows": sum(summary["loaded"].values()),
+        "extract_s": summary["extract_seconds"],
+        "load_s": summary["load_seconds"],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=int, default=30, help="days backfilled")
@@ -104,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=["mid", "small"], default="mid")
     parser.add_argument("--skip-plain", action="store_true", help="only the Prefect flow")
     parser.add_argument("--skip-floor", action="store_true", help="no backend-floor pass")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds, modes interleaved")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -111,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PREFECT_HOME"] = str(home / "prefect")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # a loaded machine can take longer than the default 20 s to bring the server up
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.pop("PREFECT_API_URL", None)
 
     ctx = mp.get_context("spawn")
@@ -123,8 +211,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from prefect import flow
 
-    from flows.backfill import backfill
-    from flows.rebuild import make_request, plain_backfill
     from flows.settings import load_settings
 
     @flow(name="bench-warmup")
@@ -152,48 +238,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"backend floor: {records:,} records paged in {seconds:.1f}s", file=sys.stderr)
 
     modes = ["prefect"] if args.skip_plain else ["prefect", "plain"]
-    for workers in args.workers:
-        for mode in modes:
-            name = f"{mode}-w{workers}"
-            config = _config(home, base_url, name)
-            settings = load_settings(config)
-            print(f"{name}: backfilling {args.days} days…", file=sys.stderr, flush=True)
-            clock = time.monotonic()
-            if mode == "prefect":
-                state = backfill(
-                    start=start.isoformat(),
-                    end=end.isoformat(),
-                    config=str(config),
-                    chunk_hours=args.chunk_hours,
-                    workers=workers,
-                    return_state=True,
-                )
-                wall = time.monotonic() - clock
-                summary = state.result(raise_on_failure=False)
-                tasks: int | None = _task_runs(state.state_details.flow_run_id)
-            else:
-                request = make_request(
-                    settings, start.isoformat(), end.isoformat(), chunk_hours=args.chunk_hours
-                )
-                summary = plain_backfill(settings, request, workers=workers)
-                wall = time.monotonic() - clock
-                tasks = None
-            assert isinstance(summary, dict), summary
-            run = {
-                "mode": mode,
-                "workers": workers,
-                "wall_s": round(wall, 1),
-                "task_runs": tasks,
-                "chunks": summary["chunks"],
-                "failed": len(summary["failed"]),
-                "order_lines": summary["loaded"].get("orders", 0),
-                "rows": sum(summary["loaded"].values()),
-                "extract_s": summary["extract_seconds"],
-                "load_s": summary["load_seconds"],
-            }
-            results["runs"].append(run)
-            print(f"  {json.dumps(run)}", file=sys.stderr, flush=True)
-            settings.warehouse.path.unlink(missing_ok=True)
+    for round_ in range(args.repeat):
+        for workers in args.workers:
+            # alternate which mode goes first, so a drifting machine load favours neither
+            for mode in modes if round_ % 2 == 0 else modes[::-1]:
+                run = _run(mode, workers, round_, home, base_url, start, end, args.chunk_hours)
+                results["runs"].append(run)
+                print(f"  {json.dumps(run)}", file=sys.stderr, flush=True)
     stop.set()
     server.join(10)
     shutil.rmtree(home, ignore_errors=True)
@@ -203,8 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 def _print(results: dict[str, Any]) -> None:
-    runs = {(r["mode"], r["workers"]): r for r in results["runs"]}
     print(
         f"\nbackfill of {results['days']} days, {results['size']} shop, chunks of"
         f" {results['chunk_hours']} h, {results['cpus']} CPUs"
@@ -214,27 +270,38 @@ def _print(results: dict[str, Any]) -> None:
         floor = results["floor"]
         print(f"backend floor (page everything once, load nothing): {floor['seconds']}s,"
               f" {floor['records']:,} records")  # fmt: skip
+    print("medians over rounds; cpu = the backfill process (all threads); server = Prefect's")
     print(
-        f"{'workers':>7} {'prefect s':>10} {'plain s':>8} {'overhead s':>10} {'overhead':>8}"
-        f" {'task runs':>9} {'chunks':>6} {'order recs':>12} {'recs/s':>8}"
+        f"{'workers':>7} {'mode':>8} {'wall s':>7} {'cpu s':>7} {'server s':>8} {'task runs':>9}"
+        f" {'chunks':>6} {'order recs':>11} {'recs/s':>7} {'load avg':>8}"
     )
-    for workers in sorted({w for _, w in runs}):
-        flow = runs.get(("prefect", workers))
-        plain = runs.get(("plain", workers))
-        main = flow or plain
-        assert main is not None
-        over = over_pct = "—"
-        if flow and plain:
-            diff = flow["wall_s"] - plain["wall_s"]
-            over, over_pct = f"{diff:+.1f}", f"{diff / plain['wall_s']:+.1%}"
-        flow_s = flow["wall_s"] if flow else "—"
-        plain_s = plain["wall_s"] if plain else "—"
-        tasks = flow["task_runs"] if flow else "—"
-        rate = main["order_lines"] / main["wall_s"]
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for run in results["runs"]:
+        groups.setdefault((run["workers"], run["mode"]), []).append(run)
+    for (workers, mode), runs in sorted(groups.items()):
+        wall = _median([r["wall_s"] for r in runs])
+        cpu = _median([r["cpu_s"] for r in runs])
+        server = _median([r["server_cpu_s"] for r in runs])
+        first = runs[0]
         print(
-            f"{workers:>7} {flow_s:>10} {plain_s:>8} {over:>10} {over_pct:>8} {tasks:>9}"
-            f" {main['chunks']:>6} {main['order_lines']:>12,} {rate:>8,.0f}"
+            f"{workers:>7} {mode:>8} {wall:>7.1f} {cpu:>7.1f} {server:>8.1f}"
+            f" {first['task_runs'] if first['task_runs'] is not None else '—':>9}"
+            f" {first['chunks']:>6} {first['order_records']:>11,}"
+            f" {first['order_records'] / wall:>7,.0f}"
+            f" {_median([r['load_avg_1m'] for r in runs]):>8.1f}"
         )
+    for workers in sorted({w for w, _ in groups}):
+        flow, plain = groups.get((workers, "prefect")), groups.get((workers, "plain"))
+        if flow and plain:
+            wall = _median([r["wall_s"] for r in flow]) - _median([r["wall_s"] for r in plain])
+            cpu = _median([r["cpu_s"] for r in flow]) - _median([r["cpu_s"] for r in plain])
+            server = _median([r["server_cpu_s"] for r in flow])
+            tasks = flow[0]["task_runs"] or 1
+            print(
+                f"Prefect overhead, {workers} worker(s): wall {wall:+.1f}s,"
+                f" process CPU {cpu:+.1f}s plus server CPU {server:.1f}s"
+                f" ({1000 * (cpu + server) / tasks:.0f} ms CPU per task run)"
+            )
 
 
 if __name__ == "__main__":
