@@ -34,7 +34,7 @@ def settings(path: Path) -> Settings:
                 "cancel_spike": {"min_lines": 20},
                 "thresholds": [
                     {"name": "low_gmv", "metric": "gmv", "op": "<", "value": 6000, "scope": "shop"}
-                ]
+                ],
             },
         },
         env={},
