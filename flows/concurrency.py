@@ -12,7 +12,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from flows.errors import WarehouseBusyError
-from flows.warehouse import writer_lock
+from flows.warehouse import warehouse_holder, writer_lock
 
 __all__ = ["limit_name", "warehouse_holder", "warehouse_writer"]
 
@@ -23,15 +23,6 @@ def limit_name(path: Path) -> str:
     stem = re.sub(r"[^a-z0-9-]+", "-", resolved.stem.lower()).strip("-") or "warehouse"
     digest = hashlib.sha1(str(resolved).encode("utf-8")).hexdigest()[:10]
     return f"shoppulse-warehouse-{stem}-{digest}"
-
-
-def warehouse_holder(path: Path) -> str:
-    """Who holds the warehouse's writer lock, as the holder wrote it, or 'another run'."""
-    owner = Path(str(path) + ".owner")
-    try:
-        return owner.read_text(encoding="utf-8").strip() or "another run"
-    except FileNotFoundError:
-        return "another run"
 
 
 def _run_holder() -> object | None:

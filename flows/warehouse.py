@@ -18,7 +18,7 @@ import polars as pl
 
 from flows.errors import WarehouseBusyError
 
-__all__ = ["SQL_DIR", "Warehouse", "read_sql", "writer_lock"]
+__all__ = ["SQL_DIR", "Warehouse", "read_sql", "warehouse_holder", "writer_lock"]
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
@@ -28,18 +28,30 @@ def read_sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
+def _owner_file(path: Path) -> Path:
+    return Path(str(path) + ".owner")
+
+
+def warehouse_holder(path: Path) -> str:
+    """Who holds the warehouse's writer lock, as the holder wrote it, or 'another run'."""
+    try:
+        return _owner_file(path).read_text(encoding="utf-8").strip() or "another run"
+    except FileNotFoundError:
+        return "another run"
+
+
 @contextmanager
 def writer_lock(path: Path, *, timeout: float, holder: str) -> Iterator[None]:
     """Hold the warehouse's single-writer lock; wait up to `timeout` seconds, then fail clearly."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(path) + ".lock")
-    owner = Path(str(path) + ".owner")
+    owner = _owner_file(path)
     try:
         lock.acquire(timeout=timeout)
     except filelock.Timeout:
-        who = owner.read_text(encoding="utf-8").strip() if owner.exists() else "another run"
         raise WarehouseBusyError(
-            f"warehouse {path} is busy: {who} is writing to it; waited {timeout:.0f}s"
+            f"warehouse {path} is busy: {warehouse_holder(path)} is writing to it;"
+            f" waited {timeout:.0f}s"
             " (try again when it finishes, or raise warehouse.lock_timeout_seconds)"
         ) from None
     try:
