@@ -22,7 +22,7 @@ from transforms import (
     local_hour_start,
     sku_hourly,
 )
-from transforms.kpis import _bucket
+from transforms.kpis import _bucket, money_sum
 
 TS = pl.Datetime("us", "UTC")
 ORDERS_SCHEMA = {
@@ -554,3 +554,14 @@ def test_bucket_matches_local_clock(tz: str, grain: str) -> None:
     truth = instants.with_columns(period=exact)
     fast = _bucket(instants, "at", truth.get_column("period").unique(), tz, grain)  # type: ignore[arg-type]
     assert_frame_equal(fast, truth)
+
+
+def test_money_sum_does_not_depend_on_row_order() -> None:
+    # 0.1 + 0.2 + 0.3 is 0.6000000000000001 in one order and 0.6 in the other: a backfill on
+    # Dask and one on threads must still store the same GMV
+    amounts = [0.1, 0.2, 0.3]
+    sums = {
+        pl.DataFrame({"pay_amount": order}).select(money_sum("pay_amount")).item()
+        for order in (amounts, amounts[::-1])
+    }
+    assert sums == {0.6}

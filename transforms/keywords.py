@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.kpis import ratio
+from transforms.kpis import money_sum, ratio
 from transforms.time import local_day_start
 
 __all__ = ["KEYWORD_DAILY_SCHEMA", "keyword_daily"]
@@ -38,7 +38,7 @@ def keyword_daily(keywords: pl.DataFrame, days: pl.Series, tz: str) -> pl.DataFr
             clicks=pl.col("clicks").sum().cast(pl.Int64),
             visitors=pl.col("visitors").sum().cast(pl.Int64),
             buyers=pl.col("buyers").sum().cast(pl.Int64),
-            gmv=pl.col("pay_amount").sum().cast(pl.Float64),
+            gmv=money_sum("pay_amount"),
         )
         .with_columns(
             click_rate=ratio("clicks", "impressions"),

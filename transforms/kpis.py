@@ -23,6 +23,7 @@ __all__ = [
     "kpi_hourly",
     "kpi_hourly_by_source",
     "measures",
+    "money_sum",
     "ratio",
     "sku_hourly",
 ]
@@ -79,6 +80,12 @@ def ratio(numerator: str, denominator: str) -> pl.Expr:
     )
 
 
+def money_sum(column: str) -> pl.Expr:
+    """Sum of an amount column rounded to the cent, so the total never depends on the order
+    the rows were added in (floating-point sums are not associative)."""
+    return pl.col(column).sum().cast(pl.Float64).round(2)
+
+
 def _utc_offset(frame: pl.DataFrame, column: str, tz: str) -> pl.Expr:
     """The shop's UTC offset at each instant of `column`, as a piecewise-constant expression.
 
@@ -120,7 +127,7 @@ def _paid(orders: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         paid_orders=pl.col("order_id").n_unique().cast(pl.Int64),
         buyers=pl.col("buyer_id").n_unique().cast(pl.Int64),
         units=pl.col("quantity").sum().cast(pl.Int64),
-        gmv=pl.col("pay_amount").sum().cast(pl.Float64),
+        gmv=money_sum("pay_amount"),
     )
 
 
@@ -132,9 +139,7 @@ def _created(orders: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 
 def _refunds(orders: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    return orders.group_by(["period", *keys]).agg(
-        refund_amount=pl.col("pay_amount").sum().cast(pl.Float64)
-    )
+    return orders.group_by(["period", *keys]).agg(refund_amount=money_sum("pay_amount"))
 
 
 def _traffic(traffic: pl.DataFrame, keys: list[str]) -> pl.DataFrame:

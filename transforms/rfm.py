@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from transforms.kpis import money_sum
 from transforms.time import local_day_start
 
 __all__ = [
@@ -68,7 +69,7 @@ def rfm_base(orders: pl.DataFrame, as_of: datetime, *, days: int = RFM_DAYS) -> 
     base = kept.group_by("buyer_id").agg(
         last_paid_at=pl.col("paid_at").max(),
         frequency=pl.col("order_id").n_unique(),
-        monetary=pl.col("pay_amount").sum(),
+        monetary=money_sum("pay_amount"),
     )
     return base.select([pl.col(name).cast(dtype) for name, dtype in RFM_BASE_SCHEMA.items()]).sort(
         "buyer_id"
