@@ -3,6 +3,7 @@ idempotence, failed chunks and --resume, alert replay without look-ahead, the bu
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
@@ -22,7 +23,7 @@ from flows.extract import make_source
 from flows.pipeline import run_hour
 from flows.rebuild import BackfillRequest, make_request, plain_backfill
 from flows.settings import Settings, parse_settings
-from flows.shops import Shop, load_shops
+from flows.shops import Shop, load_shops, run_each
 from flows.warehouse import Warehouse, writer_lock
 from flows.writer import load_chunk
 from simulator import ShopSpec, Simulator
@@ -317,6 +318,26 @@ def test_a_fleet_file_lists_shops_each_with_its_own_warehouse(tmp_path: Path) ->
     fleet.write_text("shops: [shops/a.yaml]\nshop: {name: x}\n", encoding="utf-8")
     with pytest.raises(Exception, match="holds only `shops:`"):
         load_shops([fleet])
+
+
+def test_shops_run_side_by_side_and_one_failure_spares_the_others(tmp_path: Path) -> None:
+    shops = load_shops([_config(tmp_path / f"{n}.yaml", f"shop-{n}", f"{n}.duckdb") for n in "abc"])
+    # every shop waits for all three to have started: run one after another, the barrier
+    # would break after its timeout and each shop would return BrokenBarrierError
+    barrier = threading.Barrier(len(shops), timeout=30)
+
+    def work(shop: Shop) -> str:
+        barrier.wait()
+        if shop.name == "shop-b":
+            raise RuntimeError("shop-b failed")
+        return shop.name
+
+    results = run_each(shops, work)
+    assert [(s.name, r if isinstance(r, str) else repr(r)) for s, r in results] == [
+        ("shop-a", "shop-a"),
+        ("shop-b", "RuntimeError('shop-b failed')"),
+        ("shop-c", "shop-c"),
+    ]
 
 
 def test_cli_dry_run_lists_the_chunks_of_every_shop(tmp_path: Path) -> None:
