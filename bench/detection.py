@@ -12,6 +12,7 @@ and scores it and the baseline detectors with `flows.evaluation.score`.
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -31,7 +32,12 @@ from flows.evaluation import (
     zscore_alerts,
 )
 from simulator import SOURCES, Incident, ShopSpec, Simulator
-from transforms.conversion import conversion_drop, conversion_scores, source_breakdown
+from transforms.conversion import (
+    WINDOWS,
+    conversion_drop,
+    conversion_scores,
+    source_breakdown,
+)
 
 TS = pl.Datetime("us", "UTC")
 
@@ -68,13 +74,16 @@ def hourly_frame(sim: Simulator) -> pl.DataFrame:
 
 
 def ours(
-    hourly: pl.DataFrame, start: datetime, tz: str, *, alpha: float, min_drop: float
+    hourly: pl.DataFrame,
+    start: datetime,
+    tz: str,
+    *,
+    alpha: float,
+    min_drop: float,
+    windows: Sequence[int] = WINDOWS,
 ) -> list[Sent]:
     """The rule's first notices, with the top source of each shop-wide alert."""
     hours = hourly.filter(pl.col("hour") >= start).get_column("hour").unique().sort()
-    import os
-
-    windows = tuple(int(w) for w in os.environ.get("WINDOWS", "1,2,3").split(","))
     scores = conversion_scores(hourly, hours, tz, min_drop=min_drop, windows=windows)
     found = conversion_drop(scores, min_drop=min_drop, alpha=alpha)
     firing = found.select("hour", "source")
@@ -98,9 +107,11 @@ def run(
     alphas: Sequence[float],
     min_drop: float,
     spec: ShopSpec,
+    windows: Sequence[int] = WINDOWS,
 ) -> None:
     totals: dict[str, RuleScore] = {}
     classes: dict[str, list[int]] = {}
+    delays: dict[str, list[float]] = {}
     began = time.monotonic()
 
     def tally(
@@ -109,7 +120,10 @@ def run(
         s, incidents = score(sent, truth, start, end, ("conversion_drop",))
         totals.setdefault(name, RuleScore()).add(s["conversion_drop"])
         g = goals(incidents, sent, truth, 1)
-        counts = classes.setdefault(name, [0] * 6)
+        counts = classes.setdefault(name, [0] * 7)
+        moderate = g["drop30_2h_60buyers"]
+        counts[6] += round((moderate["recall"] or 0) * moderate["incidents"])
+        delays.setdefault(name, []).extend(moderate["delays"])
         counts[0] += g["drop30_2h_60buyers"]["incidents"]
         counts[1] += g["drop30_2h_60buyers"]["by_second_hour"]
         counts[2] += g["drop40_100buyers_first_hour"]["incidents"]
@@ -128,7 +142,7 @@ def run(
             truth = [i for i in sim.truth() if i.alertname == "conversion_drop"]
             fps = 0
             for alpha in alphas:
-                sent = ours(hourly, start, tz, alpha=alpha, min_drop=min_drop)
+                sent = ours(hourly, start, tz, alpha=alpha, min_drop=min_drop, windows=windows)
                 fps = tally(f"ours a={alpha:g}", sent, truth, start, end).fp
             pvalues = oracle_pvalues(hourly, sim, start)
             for name, sent in (
@@ -143,7 +157,8 @@ def run(
         print(
             f"{name:<16} incidents {s.incidents:>4} tp {s.tp:>4} fp {s.fp:>4}"
             f" recall {s.recall or 0:.2f} median delay {s.median_delay or 0:.1f}"
-            f" | 30%/2h/60b by 2nd hour {c[1]}/{c[0]}"
+            f" | 30%/2h/60b found {c[6]}/{c[0]}, by 2nd hour {c[1]}/{c[0]},"
+            f" median delay {statistics.median(delays[name] or [0]):.1f}"
             f" | 40%/100b 1st hour {c[3]}/{c[2]} | single source {c[5]}/{c[4]}"
         )
 
@@ -154,6 +169,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--alpha", type=float, action="append", default=None)
     parser.add_argument("--min-drop", type=float, default=0.25)
+    parser.add_argument(
+        "--windows", default=",".join(map(str, WINDOWS)), help="window lengths, e.g. 1,2,3,6"
+    )
     parser.add_argument("--visitors-per-day", type=int, default=ShopSpec().visitors_per_day)
     args = parser.parse_args()
     spec = ShopSpec(visitors_per_day=args.visitors_per_day)
@@ -163,6 +181,7 @@ def main() -> None:
         args.alpha or [0.001],
         args.min_drop,
         spec,
+        tuple(int(w) for w in args.windows.split(",")),
     )
 
 

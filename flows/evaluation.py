@@ -511,6 +511,7 @@ def goals(
             "incidents": len(moderate),
             "recall": sum(i["detected"] for i in moderate) / len(moderate) if moderate else None,
             "median_delay_hours": statistics.median(delays) if delays else None,
+            "delays": delays,
             "by_second_hour": sum(
                 1 for i in moderate if i["delay_hours"] is not None and i["delay_hours"] <= 2
             ),

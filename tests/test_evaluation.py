@@ -144,6 +144,7 @@ def test_goal_measurements() -> None:
         "incidents": 1,
         "recall": 1.0,
         "median_delay_hours": 1.0,
+        "delays": [1.0],
         "by_second_hour": 1,
     }
     assert got["drop40_100buyers_first_hour"] == {"incidents": 1, "caught_in_first_hour": 1}

@@ -488,3 +488,33 @@ def test_threshold_rules_by_scope_promotion_state_and_volume() -> None:
     ]
     with pytest.raises(ValueError, match="metric 'nope'"):
         threshold_breaches([Threshold("x", "nope", ">", 1)], frames, in_promo=False)
+
+
+def _day_shaped(today_level: float, last: int) -> pl.DataFrame:
+    """Six hours ending at H on each of 14 baseline days whose days run 12% hot or cold
+    (a day-level factor shared by its hours), then the same hours today at `today_level`
+    of normal, with `last` buyers at H."""
+    rows = []
+    for back in range(6):
+        at = H - HOUR * back
+        for d in range(1, 15):
+            level = 1.12 if d % 2 else 0.88
+            rows.append(
+                {**now(4000, round(200 * level)), "hour": local_days_back(at, d, TZ), "gmv": 1.0}
+            )
+        buyers = last if back == 0 else round(200 * today_level)
+        rows.append({**now(4000, buyers), "hour": at})
+    return frame(rows)
+
+
+def test_a_day_running_slow_since_morning_lowers_what_the_hour_is_held_to() -> None:
+    # 140 buyers where 200 are usual: 30% down. On a day that ran at 80% all morning most
+    # of that is the day, not the hour; on a normal day it is a drop.
+    slow = conversion_scores(_day_shaped(0.8, 140), pl.Series([H], dtype=TS), TZ)
+    normal = conversion_scores(_day_shaped(1.0, 140), pl.Series([H], dtype=TS), TZ)
+    one = pl.col("window_hours") == 1
+    assert slow.filter(one).item(0, "tau2") > 0
+    assert 0.8 < slow.filter(one).item(0, "factor") < 0.95
+    assert normal.filter(one).item(0, "factor") == pytest.approx(1.0, abs=0.02)
+    assert conversion_drop(slow).is_empty()
+    assert conversion_drop(normal).height == 1

@@ -31,6 +31,7 @@ __all__ = [
     "CONVERSION_CANDIDATE_SCHEMA",
     "CONVERSION_INPUT_SCHEMA",
     "SHOP",
+    "WINDOWS",
     "conversion_baseline",
     "conversion_drop",
     "conversion_scores",
@@ -44,6 +45,10 @@ TS = pl.Datetime("us", "UTC")
 SHOP = ""
 # how far back "GMV lost so far" looks for the start of a drop
 RUN_HOURS = 12
+# the lengths (hours) of the windows whose evidence is tested, ending at the evaluated hour
+WINDOWS = (1, 2, 3)
+# hours back from the evaluated hour that can share its local day
+DAY_HOURS = 24
 
 CONVERSION_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "hour": TS,
@@ -250,7 +255,7 @@ def conversion_scores(
     tz: str,
     *,
     baseline_days: int = 14,
-    windows: Sequence[int] = (1, 2, 3),
+    windows: Sequence[int] = WINDOWS,
     outlier_z: float = 3.0,
     min_baseline_hours: int = 4,
     min_drop: float = 0.25,
@@ -265,7 +270,8 @@ def conversion_scores(
     null for the shop). Scopes without a usable baseline are left out.
     """
     frame = _prepare(hourly, tz)
-    span = max(max(windows), RUN_HOURS)
+    # the same local day's earlier hours tell how today runs (DAY_HOURS back at most)
+    span = max(max(windows), RUN_HOURS, DAY_HOURS)
     wanted = hours.cast(TS)
     # the hours each window needs: the evaluated hours and the span - 1 before them
     needed = (
@@ -294,6 +300,7 @@ def conversion_scores(
     ).select(
         "hour",
         "scope",
+        "day",
         "visitors",
         "buyers",
         "expected",
@@ -332,14 +339,16 @@ def conversion_scores(
                 n_w=pl.col("n").sum(),
                 x_w=pl.col("x").sum(),
                 e_w=pl.col("e").sum(),
-                v_w=pl.col("v").sum()
-                + pl.col("tau2").max() * (pl.col("e").sum() ** 2 - (pl.col("e") ** 2).sum()),
+                sum_v=pl.col("v").sum(),
+                sum_e2=(pl.col("e") ** 2).sum(),
+                binomial=(pl.col("e") * (1 - pl.col("e") / pl.col("n"))).sum(),
+                tau2=pl.col("tau2").max(),
                 min_n=pl.col("n").min(),
             )
             .filter(pl.col("hours") == w)
             .with_columns(window_hours=pl.lit(w, dtype=pl.Int64))
         )
-        parts.append(sums)
+        parts.append(_condition_on_today(sums, current, obs, w))
     windowed = pl.concat(parts)
     if windowed.is_empty():
         tails = np.zeros(0)
@@ -363,6 +372,55 @@ def conversion_scores(
             hour_drop=1 - pl.col("buyers") / pl.col("expected"),
         )
         .sort("hour", "scope", "window_hours")
+    )
+
+
+def _condition_on_today(
+    sums: pl.DataFrame, current: pl.DataFrame, obs: pl.DataFrame, w: int
+) -> pl.DataFrame:
+    """Scale each window's expected buyers by how the same local day ran before it.
+
+    Conversion shares a day-level factor across hours (`tau2`, a slow day is slow all
+    day). The hours of the same local day before the window estimate today's factor:
+    with X, E, V the buyers, expected buyers and variance of those hours, the factor is
+    shrunk towards 1 by k = tau2 / (tau2 + V / E^2), and its remaining variance
+    tau2 (1 - k) replaces tau2 in the window's variance. A window that starts at local
+    midnight has no earlier hours and keeps k = 0 (the plain baseline).
+    """
+    before = (
+        current.select("hour", "scope", "day")
+        .join(
+            obs.select("scope", "day", at="hour", x="buyers", e="expected", v="var"),
+            on=["scope", "day"],
+        )
+        .filter(pl.col("at") < pl.col("hour") - pl.duration(hours=w - 1))
+        .group_by("hour", "scope")
+        .agg(x_r=pl.col("x").sum(), e_r=pl.col("e").sum(), v_r=pl.col("v").sum())
+    )
+    tau2 = pl.col("tau2")
+    k = (
+        pl.when((pl.col("e_r") > 0) & (tau2 > 0))
+        .then(tau2 / (tau2 + pl.col("v_r") / pl.col("e_r") ** 2))
+        .otherwise(0.0)
+        .fill_null(0.0)
+    )
+    factor = 1 + pl.col("k") * (pl.col("x_r") / pl.col("e_r") - 1).fill_null(0.0)
+    return (
+        sums.join(before, on=["hour", "scope"], how="left")
+        .with_columns(k=k)
+        .with_columns(factor=factor)
+        .with_columns(
+            e_w=pl.col("e_w") * pl.col("factor"),
+            # per-hour variances already hold the day-level share tau2 e^2; swap it for
+            # the remaining tau2 (1 - k) over the whole window
+            v_w=pl.max_horizontal(
+                pl.col("sum_v")
+                - tau2 * pl.col("sum_e2")
+                + tau2 * (1 - pl.col("k")) * pl.col("e_w") ** 2,
+                pl.col("binomial"),
+            ),
+        )
+        .drop("x_r", "e_r", "v_r", "sum_v", "sum_e2", "binomial")
     )
 
 
