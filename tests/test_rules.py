@@ -132,6 +132,22 @@ def test_a_drop_against_a_flat_baseline_worked_by_hand() -> None:
     assert row["p_value"] == pytest.approx(stats.betabinom.cdf(20, 1000, a, b))
 
 
+def test_the_one_hour_window_gets_half_the_false_alert_budget() -> None:
+    # windows of 1, 2 and 3 hours: the one-hour test runs at alpha / 2, not alpha / 3
+    rows = []
+    for back in (2, 1, 0):
+        at = H - HOUR * back
+        rows += [
+            {**r, "hour": local_days_back(at, d + 1, TZ)} for d, r in enumerate(history(1000, 50))
+        ]
+        rows.append({**now(1000, 32 if back == 0 else 50), "hour": at})
+    scores = conversion_scores(frame(rows), pl.Series([H], dtype=TS), TZ)
+    assert sorted(scores.get_column("window_hours")) == [1, 2, 3]
+    p = scores.filter(pl.col("window_hours") == 1).item(0, "p_value")
+    assert conversion_drop(scores, alpha=p * 2.2).height == 1  # p < alpha / 2
+    assert conversion_drop(scores, alpha=p * 1.9).is_empty()  # p > alpha / 2
+
+
 def test_low_volume_needs_a_bigger_drop_than_high_volume() -> None:
     # a 30% drop: 150 visitors (7.5 expected buyers) is noise, 20,000 visitors is not
     low = frame([*history(150, 8), now(150, 5)])

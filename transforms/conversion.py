@@ -47,6 +47,8 @@ SHOP = ""
 RUN_HOURS = 12
 # the lengths (hours) of the windows whose evidence is tested, ending at the evaluated hour
 WINDOWS = (1, 2, 3)
+# the share of alpha spent on the one-hour window (the rest is split over the longer ones)
+FIRST_HOUR_SHARE = 0.5
 # hours back from the evaluated hour that can share its local day
 DAY_HOURS = 24
 
@@ -457,15 +459,24 @@ def conversion_drop(
 ) -> pl.DataFrame:
     """The (hour, scope) pairs whose conversion is down: for some window the drop is at
     least `min_drop`, each hour has at least `min_visitors`, the lower tail is under
-    `alpha / number of windows`, and the evaluated hour itself is below its baseline.
+    its share of `alpha` (FIRST_HOUR_SHARE for the one-hour window, the rest split evenly
+    over the longer ones), and the evaluated hour itself is below its baseline.
 
     Per pair the most significant window is kept; `missing_buyers` and `gmv_lost` (missing
     buyers × baseline AOV) cover the run of hours that were down so far, at least the window.
     """
     if scores.is_empty():
         return pl.DataFrame(schema=CONVERSION_CANDIDATE_SCHEMA)
-    windows = scores.get_column("window_hours").n_unique()
-    level = alpha / windows
+    lengths = set(scores.get_column("window_hours").unique().to_list())
+    # a share of the false-alert budget goes to the one-hour test, so a big drop is caught
+    # in its first hour; the longer windows split the rest (alpha over all windows in all)
+    first = (FIRST_HOUR_SHARE if len(lengths) > 1 else 1.0) if 1 in lengths else 0.0
+    others = len(lengths - {1})
+    level = (
+        pl.when(pl.col("window_hours") == 1)
+        .then(alpha * first)
+        .otherwise(alpha * (1 - first) / max(others, 1))
+    )
     hits = (
         scores.filter(
             (pl.col("visitors") >= min_visitors)
