@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from flows.errors import ConfigError
+from transforms.thresholds import METRICS
 
 __all__ = [
     "ChannelSettings",
@@ -137,6 +138,13 @@ class ThresholdRule(_Strict):
     min_visitors: int = 0
     for_hours: int = Field(default=1, ge=1)
     severity: Literal["info", "warning", "critical"] = "warning"
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in METRICS:
+            raise ValueError(f"unknown metric {value!r} (known: {', '.join(METRICS)})")
+        return value
 
 
 class RulesSettings(_Strict):

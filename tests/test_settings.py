@@ -43,6 +43,16 @@ def test_parses_defaults_and_expands_environment() -> None:
         (with_("source", page_size=9000), {"SHOP_API_TOKEN": "t"}, "source.page_size"),
         (with_("source", base_url="ftp://x"), {"SHOP_API_TOKEN": "t"}, "source.base_url"),
         ({**BASE, "warehous": {}}, {"SHOP_API_TOKEN": "t"}, "warehous: unknown key"),
+        (
+            {
+                **BASE,
+                "rules": {
+                    "thresholds": [{"name": "t", "metric": "convrate", "op": "<", "value": 1}]
+                },
+            },
+            {"SHOP_API_TOKEN": "t"},
+            "rules.thresholds.0.metric: unknown metric 'convrate'",
+        ),
     ],
 )
 def test_errors_name_the_key(data: dict[str, object], env: dict[str, str], message: str) -> None:

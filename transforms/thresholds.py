@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from transforms.kpis import KPI_HOURLY_SCHEMA
+
 __all__ = [
+    "METRICS",
     "OPERATORS",
     "THRESHOLD_CANDIDATE_SCHEMA",
     "Threshold",
@@ -32,6 +35,8 @@ OPERATORS: dict[str, Callable[[pl.Expr, float], pl.Expr]] = {
     "!=": operator.ne,
 }
 SCOPE_KEYS = {"shop": None, "source": "source", "sku": "sku_id"}
+# what a threshold can watch: the hourly measures, the same for shop, source and SKU scopes
+METRICS = tuple(sorted(c for c, t in KPI_HOURLY_SCHEMA.items() if t.is_numeric()))
 
 THRESHOLD_CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "name": pl.String(),
