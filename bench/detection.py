@@ -56,6 +56,7 @@ def hourly_frame(sim: Simulator) -> pl.DataFrame:
             "visitors": tl.visitors.sum(axis=2).ravel().astype(np.int64),
             "buyers": tl.buyers.ravel().astype(np.int64),
             "in_promo": np.repeat([bool(a) for a in tl.active], n),
+            "promo_state": np.repeat(["+".join(sorted({p.kind for p in a})) for a in tl.active], n),
         }
     ).with_columns(gmv=pl.col("buyers") * 100.0)
     shop = (
@@ -65,6 +66,7 @@ def hourly_frame(sim: Simulator) -> pl.DataFrame:
             pl.col("buyers").sum(),
             pl.col("gmv").sum(),
             pl.col("in_promo").first(),
+            pl.col("promo_state").first(),
         )
         .with_columns(source=pl.lit(None, dtype=pl.String))
     )

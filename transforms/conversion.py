@@ -43,6 +43,9 @@ __all__ = [
 TS = pl.Datetime("us", "UTC")
 # the scope key of shop-level rows (source is null in inputs and outputs)
 SHOP = ""
+# optional input column: the promotion state of the hour, e.g. "discount+presale" (the kinds
+# running, "" for none); without it the state is whether any promotion runs (`in_promo`)
+PROMO_STATE = "promo_state"
 # how far back "GMV lost so far" looks for the start of a drop
 RUN_HOURS = 12
 # the lengths (hours) of the windows whose evidence is tested, ending at the evaluated hour
@@ -83,13 +86,24 @@ CONVERSION_CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
 
 def _prepare(hourly: pl.DataFrame, tz: str) -> pl.DataFrame:
     local = pl.col("hour").dt.convert_time_zone(tz)
+    in_promo = pl.col("in_promo").fill_null(False)
+    kinds = (
+        pl.col(PROMO_STATE).cast(pl.String)
+        if PROMO_STATE in hourly.columns
+        else pl.lit(None, dtype=pl.String)
+    )
     return (
-        hourly.select([pl.col(c).cast(t) for c, t in CONVERSION_INPUT_SCHEMA.items()])
+        hourly.select(
+            *[pl.col(c).cast(t) for c, t in CONVERSION_INPUT_SCHEMA.items()],
+            state=kinds.fill_null(
+                pl.when(in_promo).then(pl.lit("promotion")).otherwise(pl.lit(""))
+            ),
+        )
         .with_columns(
             scope=pl.col("source").fill_null(SHOP),
             hod=local.dt.hour(),
             day=local.dt.date(),
-            in_promo=pl.col("in_promo").fill_null(False),
+            in_promo=in_promo,
         )
         .filter(pl.col("visitors") > 0)
     )
@@ -116,7 +130,8 @@ def _baseline_rows(frame: pl.DataFrame, days: pl.DataFrame, baseline_days: int) 
 def dispersion(
     hourly: pl.DataFrame, hours: pl.Series, tz: str, *, baseline_days: int = 14
 ) -> pl.DataFrame:
-    """Per target local day and scope: `rho` (hour-to-hour over-dispersion) and `tau2`
+    """Per target local day and scope: `rho` (hour-to-hour over-dispersion), `rho_promo`
+    (the same over promotion hours alone, never below `rho`) and `tau2`
     (relative variance shared by the hours of one day), from the `baseline_days` before it.
 
     Residuals are taken around each (local hour, promotion state) mean; a first pass flags
@@ -124,7 +139,7 @@ def dispersion(
     """
     frame = _prepare(hourly, tz)
     rows = _baseline_rows(frame, _target_days(frame, hours, tz), baseline_days)
-    groups = ["target_day", "scope", "hod", "in_promo"]
+    groups = ["target_day", "scope", "hod", "state"]
     rows = rows.with_columns(
         p=pl.col("buyers").sum().over(groups) / pl.col("visitors").sum().over(groups),
         m=pl.len().over(groups).cast(pl.Float64),
@@ -153,7 +168,14 @@ def dispersion(
         z=pl.col("r") / (pl.col("e") * (1 + (pl.col("visitors") - 1) * robust)).sqrt()
     )
     kept = flagged.filter(pl.col("z").abs() <= 4.0).drop("z")
-    rho = rho_of(kept)
+    # promotion hours mix promotions of different kinds and uplifts: their own spread,
+    # never taken below the scope's
+    promo = (
+        kept.filter(pl.col("in_promo"))
+        .group_by(keys)
+        .agg(rho_promo=(pl.col("excess").sum() / pl.col("scale").sum()).clip(0.0, 0.5))
+    )
+    rho = rho_of(kept).join(promo, on=keys, how="left")
     # tau2: covariance of relative residuals between different hours of the same day
     daily = (
         kept.with_columns(expected=pl.col("visitors") * pl.col("p"))
@@ -168,8 +190,14 @@ def dispersion(
         tau2=((pl.col("cross") * pl.col("c")).sum() / pl.col("pairs").sum()).clip(0.0, 0.25)
     )
     # a day with one hour (or one day) has no pairs to estimate from: no shared variance
-    return rho.join(tau, on=keys, how="left").with_columns(
-        pl.col("rho").fill_nan(0.0), pl.col("tau2").fill_null(0.0).fill_nan(0.0)
+    return (
+        rho.join(tau, on=keys, how="left")
+        .with_columns(
+            pl.col("rho").fill_nan(0.0),
+            pl.col("rho_promo").fill_nan(None),
+            pl.col("tau2").fill_null(0.0).fill_nan(0.0),
+        )
+        .with_columns(rho_promo=pl.max_horizontal("rho", "rho_promo"))
     )
 
 
@@ -188,19 +216,25 @@ def conversion_baseline(
     spread = dispersion(hourly, hours, tz, baseline_days=baseline_days)
     wanted = pl.DataFrame({"hour": hours.cast(TS)}).unique()
     targets = frame.join(wanted, on="hour", how="semi").select(
-        "hour", "scope", "hod", "in_promo", target_day="day"
+        "hour", "scope", "hod", "state", "in_promo", target_day="day"
     )
     rows = (
         targets.join(
-            frame.select("scope", "hod", "in_promo", "day", "visitors", "buyers", "gmv"),
-            on=["scope", "hod", "in_promo"],
+            frame.select("scope", "hod", "state", "day", "visitors", "buyers", "gmv"),
+            on=["scope", "hod", "state"],
         )
         .filter(
             (pl.col("day") < pl.col("target_day"))
             & (pl.col("day") >= pl.col("target_day") - timedelta(days=baseline_days))
         )
         .join(spread, on=["target_day", "scope"], how="left")
-        .with_columns(pl.col("rho").fill_null(0.0), pl.col("tau2").fill_null(0.0))
+        .with_columns(
+            rho=pl.when(pl.col("in_promo"))
+            .then(pl.col("rho_promo"))
+            .otherwise(pl.col("rho"))
+            .fill_null(0.0),
+            tau2=pl.col("tau2").fill_null(0.0),
+        )
     )
     keys = ["hour", "scope"]
     rate = pl.col("buyers") / pl.col("visitors")
@@ -303,6 +337,7 @@ def conversion_scores(
         "hour",
         "scope",
         "day",
+        "state",
         "visitors",
         "buyers",
         "expected",
@@ -383,17 +418,19 @@ def _condition_on_today(
     """Scale each window's expected buyers by how the same local day ran before it.
 
     Conversion shares a day-level factor across hours (`tau2`, a slow day is slow all
-    day). The hours of the same local day before the window estimate today's factor:
+    day). The hours of the same local day before the window, in the same promotion state as
+    the evaluated hour (a sale's hours say nothing of the afternoon after it), estimate
+    today's factor:
     with X, E, V the buyers, expected buyers and variance of those hours, the factor is
     shrunk towards 1 by k = tau2 / (tau2 + V / E^2), and its remaining variance
     tau2 (1 - k) replaces tau2 in the window's variance. A window that starts at local
     midnight has no earlier hours and keeps k = 0 (the plain baseline).
     """
     before = (
-        current.select("hour", "scope", "day")
+        current.select("hour", "scope", "day", "state")
         .join(
-            obs.select("scope", "day", at="hour", x="buyers", e="expected", v="var"),
-            on=["scope", "day"],
+            obs.select("scope", "day", "state", at="hour", x="buyers", e="expected", v="var"),
+            on=["scope", "day", "state"],
         )
         .filter(pl.col("at") < pl.col("hour") - pl.duration(hours=w - 1))
         .group_by("hour", "scope")

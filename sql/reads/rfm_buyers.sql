@@ -13,7 +13,8 @@ buyers as (
         buyer_id,
         max(paid_at) as last_paid_at,
         count(distinct order_id) as frequency,
-        sum(pay_amount) as monetary
+        -- to the cent: a float sum depends on the order the lines are added in
+        round(sum(pay_amount), 2) as monetary
     from purchases
     group by buyer_id
 )
