@@ -362,7 +362,9 @@ def _episodes(firing: pl.DataFrame) -> list[Sent]:
 
 
 def _hourly(wh: Warehouse, start: datetime, end: datetime) -> pl.DataFrame:
-    frame = wh.frame(read_sql("reads/rules_kpi_history"), {"start": start, "end": end})
+    frame = wh.frame(
+        read_sql("reads/rules_kpi_history"), {"start": start, "end": end, "as_of": end}
+    )
     return frame.with_columns(pl.col("hour").cast(pl.Datetime("us", "UTC"))).with_columns(
         rate=pl.col("buyers") / pl.col("visitors")
     )

@@ -30,6 +30,7 @@ from flows.settings import Settings
 from flows.warehouse import Warehouse, read_sql
 from transforms.cancellations import cancel_replicas, cancel_spike, local_days_back
 from transforms.conversion import (
+    PROMO_STATE,
     conversion_drop,
     conversion_scores,
     sku_breakdown,
@@ -86,13 +87,13 @@ def _current_measures(wh: Warehouse, h: _Hour, promotions: pl.DataFrame) -> dict
     orders = _ts(_frame(wh, "rules_orders_asof", params), "created_at", "paid_at", "updated_at")
     traffic = _ts(_frame(wh, "traffic_in_span", {"start": h.start, "end": h.end}), "hour")
     hours = pl.Series("hour", [h.start], dtype=pl.Datetime("us", "UTC"))
-    in_promo = bool(
-        promotions.filter((pl.col("starts_at") < h.end) & (pl.col("ends_at") > h.start)).height
-    )
+    running = promotions.filter((pl.col("starts_at") < h.end) & (pl.col("ends_at") > h.start))
+    in_promo = bool(running.height)
+    promo_state = "+".join(sorted(set(running.get_column("kind").to_list())))
     frames = {}
     for scope, keys in (("shop", []), ("source", ["source"]), ("sku", ["sku_id"])):
         frames[scope] = measures(orders, traffic, hours, h.tz, keys).with_columns(
-            in_promo=pl.lit(in_promo)
+            in_promo=pl.lit(in_promo), promo_state=pl.lit(promo_state)
         )
     return frames
 
@@ -105,11 +106,11 @@ def _conversion_input(
         _frame(
             wh,
             "rules_kpi_history",
-            {"start": h.start - timedelta(days=days + 1), "end": h.start},
+            {"start": h.start - timedelta(days=days + 1), "end": h.start, "as_of": h.end},
         ),
         "hour",
     )
-    columns = ["hour", "source", "visitors", "buyers", "gmv", "in_promo"]
+    columns = ["hour", "source", "visitors", "buyers", "gmv", "in_promo", PROMO_STATE]
     now = pl.concat(
         [
             current["shop"].with_columns(source=pl.lit(None, dtype=pl.String)).select(columns),
@@ -234,9 +235,9 @@ def _low_stock(
         ),
         "hour",
     )
-    shop = _ts(_frame(wh, "rules_kpi_history", {"start": start, "end": h.end}), "hour").filter(
-        pl.col("source").is_null()
-    )
+    shop = _ts(
+        _frame(wh, "rules_kpi_history", {"start": start, "end": h.end, "as_of": h.end}), "hour"
+    ).filter(pl.col("source").is_null())
     shape, rates = demand_rates(sku_units, shop, promotions, items, skus, h.tz)
     sales = promo_sales(
         sku_units,

@@ -534,3 +534,32 @@ def test_a_day_running_slow_since_morning_lowers_what_the_hour_is_held_to() -> N
     assert normal.filter(one).item(0, "factor") == pytest.approx(1.0, abs=0.02)
     assert conversion_drop(slow).is_empty()
     assert conversion_drop(normal).height == 1
+
+
+def _promo_days(now_state: str, now_buyers: int) -> pl.DataFrame:
+    """14 baseline days in a promotion: discount days convert 8%, presale days 4%."""
+    rows = [
+        {**r, "in_promo": True, "promo_state": "discount" if d % 2 else "presale"}
+        for d, r in enumerate(history(1000, 0), start=1)
+    ]
+    for r in rows:
+        r["buyers"] = 80 if r["promo_state"] == "discount" else 40
+    rows.append({**now(1000, now_buyers), "in_promo": True, "promo_state": now_state})
+    return pl.DataFrame(rows, schema={**frame([]).schema, "promo_state": pl.String})
+
+
+def test_the_baseline_is_the_same_kind_of_promotion() -> None:
+    # presale hours are held to presale hours (4%), not to the discount days' 8%
+    row = drops(_promo_days("presale", 12)).row(0, named=True)
+    assert row["baseline_rate"] == pytest.approx(0.04) and row["baseline_hours"] == 7
+    assert drops(_promo_days("presale", 38)).is_empty()  # 5% under its own kind: no drop
+
+
+def test_a_new_kind_of_promotion_is_held_to_any_promotion_and_a_doubled_drop() -> None:
+    # no flash sale in the baseline: every promotion hour stands in (6%), and only a drop of
+    # twice min_drop (50%) counts against it
+    scores = conversion_scores(_promo_days("flash_sale", 33), pl.Series([H], dtype=TS), TZ)
+    assert scores.item(0, "baseline_rate") == pytest.approx(0.06)
+    assert scores.item(0, "baseline_hours") == 14 and not scores.item(0, "same_state")
+    assert conversion_drop(scores).is_empty()  # 45% down
+    assert drops(_promo_days("flash_sale", 24)).height == 1  # 60% down

@@ -178,9 +178,11 @@ def shop(tmp_path: Path) -> Iterator[tuple[Warehouse, Settings, Shop]]:
             data.hour(local_days_back(H, day, TZ) - back * HOUR, {"search": 50, "ads": 25})
     for back in (3, 2, 1):
         data.hour(H - back * HOUR, {"search": 50, "ads": 25})
-    # the evaluated hour: search conversion falls 70%, and 12 of the 25 ads lines, bought
-    # under the misconfigured full reduction, are cancelled
-    data.hour(H, {"search": 15, "ads": 25}, cancelled=12, promo="FR1")
+    # the evaluated hour: search conversion falls 80%, and 12 of the 25 ads lines, bought
+    # under the misconfigured full reduction, are cancelled. The full reduction is a kind of
+    # promotion the baseline days never ran: judged against the other promotion hours, the
+    # shop's 53% drop clears the doubled minimum drop
+    data.hour(H, {"search": 10, "ads": 25}, cancelled=12, promo="FR1")
     config = settings(tmp_path / "shop.duckdb")
     with Warehouse(config.warehouse.path) as wh:
         dimensions(wh)
@@ -232,8 +234,8 @@ def test_the_evaluated_hour_raises_every_rule(shop: tuple[Warehouse, Settings, S
     }
     shop_drop = next(a for a in alerts if a.alertname == "conversion_drop" and not a.labels)
     assert shop_drop.annotations["top_source"] == "search"
-    assert shop_drop.annotations["root_cause"].startswith("source search: 35 buyers missing")
-    assert shop_drop.impact == pytest.approx(35 * 100.0)
+    assert shop_drop.annotations["root_cause"].startswith("source search: 40 buyers missing")
+    assert shop_drop.impact == pytest.approx(40 * 100.0)
 
 
 def test_no_look_ahead(shop: tuple[Warehouse, Settings, Shop]) -> None:
@@ -303,4 +305,4 @@ def test_every_rule_alert_renders_in_every_format(
     # StrictUndefined: an annotation a template needs and the adapter lacks would raise
     assert all(renderer.render(fmt, message, locale=locale) for fmt in FORMATS)
     text = renderer.render("text", message, locale=locale)
-    assert ("少 35 位买家" if locale == "zh-CN" else "35 buyers missing") in text
+    assert ("少 40 位买家" if locale == "zh-CN" else "40 buyers missing") in text

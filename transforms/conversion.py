@@ -30,6 +30,7 @@ from transforms.stats import effective_rho, lower_tail
 __all__ = [
     "CONVERSION_CANDIDATE_SCHEMA",
     "CONVERSION_INPUT_SCHEMA",
+    "PROMO_STATE",
     "SHOP",
     "WINDOWS",
     "conversion_baseline",
@@ -201,27 +202,22 @@ def dispersion(
     )
 
 
-def conversion_baseline(
-    hourly: pl.DataFrame,
-    hours: pl.Series,
-    tz: str,
+def _pooled(
+    targets: pl.DataFrame,
+    frame: pl.DataFrame,
+    spread: pl.DataFrame,
+    on: list[str],
     *,
-    baseline_days: int = 14,
-    outlier_z: float = 3.0,
-    min_baseline_hours: int = 4,
+    baseline_days: int,
+    outlier_z: float,
+    min_baseline_hours: int,
 ) -> pl.DataFrame:
-    """Per evaluated hour and scope: the baseline rate, its variance, the baseline AOV and
-    the spread parameters, for every scope with traffic in that hour."""
-    frame = _prepare(hourly, tz)
-    spread = dispersion(hourly, hours, tz, baseline_days=baseline_days)
-    wanted = pl.DataFrame({"hour": hours.cast(TS)}).unique()
-    targets = frame.join(wanted, on="hour", how="semi").select(
-        "hour", "scope", "hod", "state", "in_promo", target_day="day"
-    )
+    """Per target (hour, scope): the baseline rows matching it `on` these columns over the
+    `baseline_days` before its day, outliers left out, pooled; at least min_baseline_hours."""
     rows = (
         targets.join(
-            frame.select("scope", "hod", "state", "day", "visitors", "buyers", "gmv"),
-            on=["scope", "hod", "state"],
+            frame.select(*on, "day", "visitors", "buyers", "gmv"),
+            on=on,
         )
         .filter(
             (pl.col("day") < pl.col("target_day"))
@@ -249,20 +245,69 @@ def conversion_baseline(
     )
     # a baseline of zeros (median 0) cannot flag anything: keep every row then
     kept = rows.filter(pl.col("z").is_nan() | (pl.col("z").abs() <= outlier_z))
-    base = kept.group_by(keys).agg(
-        baseline_hours=pl.len().cast(pl.Int64),
-        base_visitors=pl.col("visitors").sum(),
-        base_buyers=pl.col("buyers").sum(),
-        base_gmv=pl.col("gmv").sum(),
-        rho=pl.col("rho").first(),
-        tau2=pl.col("tau2").first(),
-        # sum of n_i (1 + (n_i - 1) rho) for the variance of the pooled rate
-        spread=(pl.col("visitors") * (1 + (pl.col("visitors") - 1) * pl.col("rho"))).sum(),
+    return (
+        kept.group_by(keys)
+        .agg(
+            baseline_hours=pl.len().cast(pl.Int64),
+            base_visitors=pl.col("visitors").sum(),
+            base_buyers=pl.col("buyers").sum(),
+            base_gmv=pl.col("gmv").sum(),
+            rho=pl.col("rho").first(),
+            tau2=pl.col("tau2").first(),
+            # sum of n_i (1 + (n_i - 1) rho) for the variance of the pooled rate
+            spread=(pl.col("visitors") * (1 + (pl.col("visitors") - 1) * pl.col("rho"))).sum(),
+        )
+        .filter(pl.col("baseline_hours") >= min_baseline_hours)
+    )
+
+
+def conversion_baseline(
+    hourly: pl.DataFrame,
+    hours: pl.Series,
+    tz: str,
+    *,
+    baseline_days: int = 14,
+    outlier_z: float = 3.0,
+    min_baseline_hours: int = 4,
+) -> pl.DataFrame:
+    """Per evaluated hour and scope: the baseline rate, its variance, the baseline AOV and
+    the spread parameters, for every scope with traffic in that hour.
+
+    The baseline hours are those in the same promotion state (the same kinds running);
+    where those are fewer than `min_baseline_hours` (a kind of promotion the shop has not
+    run lately), the hours in any promotion, or in none, stand in.
+    """
+    frame = _prepare(hourly, tz)
+    spread = dispersion(hourly, hours, tz, baseline_days=baseline_days)
+    wanted = pl.DataFrame({"hour": hours.cast(TS)}).unique()
+    targets = frame.join(wanted, on="hour", how="semi").select(
+        "hour", "scope", "hod", "state", "in_promo", target_day="day"
+    )
+
+    def pooled(on: list[str]) -> pl.DataFrame:
+        return _pooled(
+            targets,
+            frame,
+            spread,
+            on,
+            baseline_days=baseline_days,
+            outlier_z=outlier_z,
+            min_baseline_hours=min_baseline_hours,
+        )
+
+    same = pooled(["scope", "hod", "state"])
+    similar = pooled(["scope", "hod", "in_promo"])
+    base = pl.concat(
+        [
+            same.with_columns(same_state=pl.lit(True)),
+            similar.join(same, on=["hour", "scope"], how="anti").with_columns(
+                same_state=pl.lit(False)
+            ),
+        ]
     )
     p = pl.col("base_buyers") / pl.col("base_visitors")
     return (
-        base.filter(pl.col("baseline_hours") >= min_baseline_hours)
-        .with_columns(baseline_rate=p)
+        base.with_columns(baseline_rate=p)
         .with_columns(
             baseline_var=pl.col("baseline_rate")
             * (1 - pl.col("baseline_rate"))
@@ -281,6 +326,7 @@ def conversion_baseline(
             "baseline_aov",
             "rho",
             "tau2",
+            "same_state",
         )
     )
 
@@ -346,6 +392,7 @@ def conversion_scores(
         "baseline_hours",
         "baseline_aov",
         "tau2",
+        "same_state",
     )
     runs = _runs(obs, min_drop)
     parts = []
@@ -365,6 +412,7 @@ def conversion_scores(
                     e="expected",
                     v="var",
                     tau2="tau2",
+                    same="same_state",
                 ),
                 on=["scope", "at"],
             )
@@ -381,6 +429,7 @@ def conversion_scores(
                 binomial=(pl.col("e") * (1 - pl.col("e") / pl.col("n"))).sum(),
                 tau2=pl.col("tau2").max(),
                 min_n=pl.col("n").min(),
+                same_state=pl.col("same").all(),
             )
             .filter(pl.col("hours") == w)
             .with_columns(window_hours=pl.lit(w, dtype=pl.Int64))
@@ -518,7 +567,12 @@ def conversion_drop(
         scores.filter(
             (pl.col("visitors") >= min_visitors)
             & (pl.col("min_n") >= min_visitors)
-            & (pl.col("drop") >= min_drop)
+            # against hours of other promotions (no history of this kind), only a drop
+            # twice as big: their uplift differs from this one's
+            & (
+                pl.col("drop")
+                >= pl.when(pl.col("same_state")).then(min_drop).otherwise(2 * min_drop)
+            )
             & (pl.col("hour_drop") > 0)
             & (pl.col("p_value") < level)
         )
