@@ -192,6 +192,26 @@ class AlertingSettings(_Strict):
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
 
 
+# the fields each channel type cannot send without
+_CHANNEL_NEEDS: dict[str, tuple[str, ...]] = {
+    "webhook": ("url",),
+    "slack": ("url",),
+    "dingtalk": ("url",),
+    "feishu": ("url",),
+    "wecom": ("url",),
+    "email": ("host", "sender", "to"),
+    "file": ("path",),
+    "console": (),
+}
+
+
+def _given(channel: ChannelSettings, field: str) -> bool:
+    value = getattr(channel, field)
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return bool(value)
+
+
 class Settings(_Strict):
     shop: ShopSettings
     source: SourceSettings
@@ -203,7 +223,23 @@ class Settings(_Strict):
 
     def model_post_init(self, __context: Any) -> None:
         names = [c.name for c in self.channels]
+        for index, channel_settings in enumerate(self.channels):
+            missing = [
+                f for f in _CHANNEL_NEEDS[channel_settings.type] if not _given(channel_settings, f)
+            ]
+            if missing:
+                raise ValueError(
+                    f"channels.{index} ({channel_settings.name}): type {channel_settings.type}"
+                    f" needs {', '.join(missing)}"
+                )
         for index, route in enumerate(self.routes):
+            for label, pattern in route.match_re.items():
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(
+                        f"routes.{index}.match_re.{label}: not a regular expression ({exc})"
+                    ) from None
             for channel in route.channels:
                 if channel not in names:
                     raise ValueError(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from alerts import alert_rows, delivery_rows, dispatch, flush, process
+from flows.errors import ConfigError
 from flows.warehouse import Warehouse
 from tests import receivers
 from tests.receivers import alert_settings, make_alert, serve, smtp_server
@@ -296,13 +297,13 @@ def test_file_and_console_channels(
     assert "【告警 1 条】demo-shop：支付转化率下降" in printed and "已恢复" in printed
 
 
-def test_unknown_channel_and_missing_url_are_delivery_failures(
+def test_a_channel_missing_its_url_fails_at_load_and_a_removed_one_at_delivery(
     tmp_path: Path, warehouse: Any
 ) -> None:
-    settings = alert_settings(tmp_path, [{"name": "hook", "type": "webhook"}])
-    process(warehouse, settings, H0, [rich_alert()])
-    result = flush(warehouse, settings)
-    assert "needs a url" in next(iter(result.errors.values()))
+    with pytest.raises(ConfigError, match=r"channels\.0 \(hook\): type webhook needs url"):
+        alert_settings(tmp_path, [{"name": "hook", "type": "webhook"}])
+    hook = {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/hook"}
+    process(warehouse, alert_settings(tmp_path, [hook]), H0, [rich_alert()])
     gone = alert_settings(tmp_path, [{"name": "other", "type": "console"}])
     result = flush(warehouse, gone)
     assert "no longer configured" in next(iter(result.errors.values()))

@@ -60,6 +60,30 @@ def test_errors_name_the_key(data: dict[str, object], env: dict[str, str], messa
         parse_settings(data, env)
 
 
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (
+            {"channels": [{"name": "mail", "type": "email", "host": "127.0.0.1"}]},
+            r"channels\.0 \(mail\): type email needs sender, to",
+        ),
+        (
+            {"channels": [{"name": "log", "type": "file"}]},
+            r"channels\.0 \(log\): type file needs path",
+        ),
+        (
+            {"routes": [{"match_re": {"sku_id": "SKU(1"}, "channels": []}]},
+            r"routes\.0\.match_re\.sku_id: not a regular expression",
+        ),
+    ],
+)
+def test_channels_and_routes_are_checked_when_the_config_is_read(
+    section: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_settings({**BASE, **section}, {"SHOP_API_TOKEN": "t"})
+
+
 def test_route_to_unknown_channel_is_named() -> None:
     data = {**BASE, "routes": [{"match": {"severity": "critical"}, "channels": ["ding"]}]}
     with pytest.raises(ConfigError, match=r"routes\.0\.channels names unknown channel 'ding'"):
