@@ -3,15 +3,19 @@
 For each scope (the shop, each traffic source) and evaluated hour t:
 
 1. Baseline: the same local hour on each of the previous `baseline_days` days, in the same
-   promotion state as t; hours that were themselves anomalous (more than `outlier_z`
-   standard deviations from the baseline's median) are left out, t never is in it.
+   promotion state as t (the same kinds of promotion running; a kind not run lately falls
+   back to any promotion, and then only twice `min_drop` counts); hours that were
+   themselves anomalous (more than `outlier_z` standard deviations from the baseline's
+   median) are left out, t never is in it.
 2. Spread: conversion varies more than a binomial, so the hour-to-hour over-dispersion
    (`rho`, per scope, from the residuals of the baseline period) and the day-level
    correlation between hours (`tau2`, a slow day is slow all day) are estimated from the
    same days, and the baseline's own estimation error is added.
-3. Evidence over the last 1, 2 and 3 hours: buyers against expected buyers, as a
+3. Today: the same day's earlier hours (same promotion state) say how the day runs; each
+   window's expectation is scaled by that, shrunk by how much a day usually varies.
+4. Evidence over the last 1, 2 and 3 hours: buyers against expected buyers, as a
    beta-binomial lower tail, so a sustained moderate drop accumulates evidence while a
-   single bad hour of a big drop is caught at once.
+   single bad hour of a big drop is caught at once (half of alpha goes to the one-hour test).
 
 Every step reads only rows at or before t (baseline days strictly before t's local day), so
 evaluating all hours at once gives the same answer as evaluating each hour alone.
@@ -469,11 +473,10 @@ def _condition_on_today(
     Conversion shares a day-level factor across hours (`tau2`, a slow day is slow all
     day). The hours of the same local day before the window, in the same promotion state as
     the evaluated hour (a sale's hours say nothing of the afternoon after it), estimate
-    today's factor:
-    with X, E, V the buyers, expected buyers and variance of those hours, the factor is
-    shrunk towards 1 by k = tau2 / (tau2 + V / E^2), and its remaining variance
-    tau2 (1 - k) replaces tau2 in the window's variance. A window that starts at local
-    midnight has no earlier hours and keeps k = 0 (the plain baseline).
+    today's factor: with X, E, V the buyers, expected buyers and variance of those hours,
+    factor = 1 + k (X / E - 1) with k = tau2 / (tau2 + V / E^2), and the factor's remaining
+    variance tau2 (1 - k) replaces tau2 in the window's variance. A window with no such
+    earlier hours (it starts at local midnight) keeps k = 0: the plain baseline.
     """
     before = (
         current.select("hour", "scope", "day", "state")
@@ -544,7 +547,8 @@ def conversion_drop(
     alpha: float = 0.001,
 ) -> pl.DataFrame:
     """The (hour, scope) pairs whose conversion is down: for some window the drop is at
-    least `min_drop`, each hour has at least `min_visitors`, the lower tail is under
+    least `min_drop` (twice that when the baseline came from other kinds of promotion),
+    each hour has at least `min_visitors`, the lower tail is under
     its share of `alpha` (FIRST_HOUR_SHARE for the one-hour window, the rest split evenly
     over the longer ones), and the evaluated hour itself is below its baseline.
 
