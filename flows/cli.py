@@ -31,6 +31,17 @@ ConfigOption = Annotated[
 ]
 DEFAULT_CONFIG = Path("shoppulse.yaml")
 
+ConfigsOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Shop config, or a fleet file with a `shops:` list; repeat for more shops."
+        "  [default: shoppulse.yaml]",
+        show_default=False,
+    ),
+]
+
 
 def _settings(config: Path) -> Any:
     from flows.settings import load_settings
@@ -52,7 +63,7 @@ def check_config(config: ConfigOption = DEFAULT_CONFIG) -> None:
 
 @app.command()
 def run(
-    config: ConfigOption = DEFAULT_CONFIG,
+    config: ConfigsOption = None,
     hour: Annotated[
         str | None,
         typer.Option(
@@ -60,18 +71,31 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """One hourly run: extract, load, refresh KPIs (and alerts, when configured)."""
-    _settings(config)  # fail fast, before Prefect starts, on a bad config
+    """One hourly run per shop, side by side: extract, load, refresh KPIs, evaluate alerts."""
     from flows.etl import hourly_etl
+    from flows.secrets import secret_env
+    from flows.shops import load_shops, run_each
 
-    summary = hourly_etl(config=str(config), hour=hour)
-    _echo_json(summary)
-    if summary["failures"]:
-        typer.echo(
-            f"warning: {len(summary['failures'])} export(s) failed; their data will be retried"
-            " next run: " + "; ".join(summary["failures"].values()),
-            err=True,
-        )
+    # every config is checked before Prefect starts
+    shops = load_shops(config or [DEFAULT_CONFIG], secret_env())
+    results = run_each(shops, lambda shop: hourly_etl(config=str(shop.config), hour=hour))
+    summaries = [r for _, r in results if isinstance(r, dict)]
+    _echo_json(summaries[0] if len(shops) == 1 and summaries else summaries)
+    problems = []
+    for shop, result in results:
+        prefix = "" if len(shops) == 1 else f"{shop.name}: "
+        if isinstance(result, BaseException):
+            if len(shops) == 1 or not isinstance(result, ShoppulseError):
+                raise result
+            problems.append(f"{prefix}{result}")
+        elif result["failures"]:
+            typer.echo(
+                f"warning: {prefix}{len(result['failures'])} export(s) failed; their data will"
+                " be retried next run: " + "; ".join(result["failures"].values()),
+                err=True,
+            )
+    if problems:
+        raise ShoppulseError(" | ".join(problems))
 
 
 @app.command()
@@ -182,18 +206,6 @@ def evaluate(
         _echo_json(result.to_json())
     else:
         typer.echo(format_report(result))
-
-
-ConfigsOption = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="Shop config, or a fleet file with a `shops:` list; repeat for more shops."
-        "  [default: shoppulse.yaml]",
-        show_default=False,
-    ),
-]
 
 
 @app.command()

@@ -86,3 +86,30 @@ def test_cli_run_with_a_bad_token_fails_with_the_reason(
     result = CliRunner().invoke(app, ["run", "--config", str(config), "--hour", "2026-11-11T10:00"])
     assert result.exit_code != 0
     assert "HTTP 401" in str(result.exception) and "not-the-token" not in str(result.exception)
+
+
+def test_cli_run_takes_a_fleet_and_names_the_shop_that_failed(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOW_TOKEN", TOKEN)
+    for name, token in (("shop-a", "${FLOW_TOKEN}"), ("shop-b", "wrong-token")):
+        (tmp_path / f"{name}.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "shop": {"name": name, "timezone": "Asia/Shanghai"},
+                    "source": {"base_url": backend.base_url, "token": token},
+                    "warehouse": {"path": f"{name}.duckdb"},
+                }
+            )
+        )
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("shops: [shop-a.yaml, shop-b.yaml]\n")
+    result = CliRunner().invoke(app, ["run", "-c", str(fleet), "--hour", "2026-11-11T10:00"])
+    # shop-b's bad token fails shop-b alone, named, without its token
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert message.startswith("shop-b: ") and "HTTP 401" in message
+    assert "wrong-token" not in message
+    assert [s["shop"] for s in json.loads(result.stdout)] == ["shop-a"]
+    with Warehouse(tmp_path / "shop-a.duckdb") as wh:
+        assert wh.rows("select status from ops.runs") == [("ok",)]
