@@ -124,7 +124,7 @@ def run(
         g = goals(incidents, sent, truth, 1)
         counts = classes.setdefault(name, [0] * 7)
         moderate = g["drop30_2h_60buyers"]
-        counts[6] += round((moderate["recall"] or 0) * moderate["incidents"])
+        counts[6] += moderate["found"]
         delays.setdefault(name, []).extend(moderate["delays"])
         counts[0] += g["drop30_2h_60buyers"]["incidents"]
         counts[1] += g["drop30_2h_60buyers"]["by_second_hour"]

@@ -511,6 +511,7 @@ def goals(
     return {
         "drop30_2h_60buyers": {
             "incidents": len(moderate),
+            "found": sum(i["detected"] for i in moderate),
             "recall": sum(i["detected"] for i in moderate) / len(moderate) if moderate else None,
             "median_delay_hours": statistics.median(delays) if delays else None,
             "delays": delays,

@@ -142,6 +142,7 @@ def test_goal_measurements() -> None:
     got = goals(incidents, sent, truth, 168)
     assert got["drop30_2h_60buyers"] == {
         "incidents": 1,
+        "found": 1,
         "recall": 1.0,
         "median_delay_hours": 1.0,
         "delays": [1.0],
