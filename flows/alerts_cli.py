@@ -12,8 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from flows.concurrency import writing
 from flows.settings import Settings, load_settings
-from flows.warehouse import Warehouse, writer_lock
+from flows.warehouse import Warehouse
 
 __all__ = ["alerts_app"]
 
@@ -102,14 +103,7 @@ def silence(
     settings = load_settings(config)
     matchers = parse_matchers(match)
     until = datetime.now(UTC) + parse_duration(duration)
-    with (
-        writer_lock(
-            settings.warehouse.path,
-            timeout=settings.warehouse.lock_timeout_seconds,
-            holder="shoppulse alerts silence",
-        ),
-        Warehouse(settings.warehouse.path) as wh,
-    ):
+    with writing(settings, "shoppulse alerts silence") as wh:
         silence_id = add_silence(wh, matchers, until, reason, by or getpass.getuser())
     typer.echo(f"silence {silence_id} until {_local(until, settings)} ({settings.shop.timezone})")
 
@@ -123,13 +117,6 @@ def unsilence(
     from alerts import remove_silence
 
     settings = load_settings(config)
-    with (
-        writer_lock(
-            settings.warehouse.path,
-            timeout=settings.warehouse.lock_timeout_seconds,
-            holder="shoppulse alerts unsilence",
-        ),
-        Warehouse(settings.warehouse.path) as wh,
-    ):
+    with writing(settings, "shoppulse alerts unsilence") as wh:
         remove_silence(wh, silence_id)
     typer.echo(f"silence {silence_id} ended")

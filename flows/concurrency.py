@@ -10,11 +10,15 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flows.errors import WarehouseBusyError
-from flows.warehouse import warehouse_holder, writer_lock
+from flows.warehouse import Warehouse, warehouse_holder, writer_lock
 
-__all__ = ["limit_name", "warehouse_holder", "warehouse_writer"]
+if TYPE_CHECKING:
+    from flows.settings import Settings
+
+__all__ = ["limit_name", "warehouse_holder", "warehouse_writer", "writing"]
 
 
 def limit_name(path: Path) -> str:
@@ -113,3 +117,15 @@ def warehouse_writer(path: Path, *, timeout: float, holder: str) -> Iterator[Non
         remaining = max(0.0, deadline - time.monotonic())
         stack.enter_context(writer_lock(path, timeout=remaining, holder=holder))
         yield
+
+
+@contextmanager
+def writing(settings: Settings, holder: str) -> Iterator[Warehouse]:
+    """The shop's warehouse, open for writing as its only writer (`warehouse_writer`, waiting
+    at most `warehouse.lock_timeout_seconds`); `holder` is what a waiting run is told."""
+    path = settings.warehouse.path
+    with (
+        warehouse_writer(path, timeout=settings.warehouse.lock_timeout_seconds, holder=holder),
+        Warehouse(path) as wh,
+    ):
+        yield wh

@@ -10,7 +10,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.clock import hour_end
-from flows.concurrency import warehouse_writer
+from flows.concurrency import writing
 from flows.extract import ExportSource, make_source
 from flows.pipeline import (
     RunResult,
@@ -49,12 +49,7 @@ def run_configured_hour(settings: Settings, hour: str | None = None) -> dict[str
     """One hourly run of a shop under its writer lock, each step a Prefect task."""
     until = hour_end(hour, settings.shop.tz)
     with (
-        warehouse_writer(
-            settings.warehouse.path,
-            timeout=settings.warehouse.lock_timeout_seconds,
-            holder=f"hourly run of {settings.shop.name} for {until.isoformat()}",
-        ),
-        Warehouse(settings.warehouse.path) as wh,
+        writing(settings, f"hourly run of {settings.shop.name} for {until.isoformat()}") as wh,
         closing(make_source(settings.source)) as source,
     ):
         run = start_run(wh, until)

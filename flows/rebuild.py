@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol
 
 from flows.chunks import Chunk, StagedChunk, extract_chunk, plan_chunks
 from flows.clock import hour_end, hour_start, parse_instant
-from flows.concurrency import warehouse_writer
+from flows.concurrency import writing
 from flows.errors import BackfillError
 from flows.marts import refresh_rfm
 from flows.settings import Settings
@@ -223,10 +223,7 @@ def backfill_shop(
     )
     path = settings.warehouse.path
     folder = staging or Path(str(path) + ".backfill")
-    with (
-        warehouse_writer(path, timeout=settings.warehouse.lock_timeout_seconds, holder=holder),
-        Warehouse(path) as wh,
-    ):
+    with writing(settings, holder) as wh:
         skipped: list[ChunkOutcome] = []
         if request.resume:
             spans = loaded_spans(wh, request.alerts)

@@ -9,12 +9,11 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from flows.clock import parse_instant
-from flows.concurrency import warehouse_writer
+from flows.concurrency import writing
 from flows.marts import refresh_rfm
 from flows.report import artifact_key, failure_artifact
 from flows.secrets import run_env
 from flows.settings import Settings, load_settings
-from flows.warehouse import Warehouse
 
 __all__ = ["daily_rfm", "rfm_as_of", "run_rfm"]
 
@@ -32,14 +31,7 @@ def rfm_as_of(settings: Settings, day: str | None = None, now: datetime | None =
 def run_rfm(settings: Settings, day: str | None = None) -> dict[str, Any]:
     """Refresh mart.rfm_segments as of a local midnight under the warehouse's writer guard."""
     as_of = rfm_as_of(settings, day)
-    with (
-        warehouse_writer(
-            settings.warehouse.path,
-            timeout=settings.warehouse.lock_timeout_seconds,
-            holder=f"daily RFM of {settings.shop.name} as of {as_of.isoformat()}",
-        ),
-        Warehouse(settings.warehouse.path) as wh,
-    ):
+    with writing(settings, f"daily RFM of {settings.shop.name} as of {as_of.isoformat()}") as wh:
         buyers = refresh_rfm(wh, settings.shop.timezone, as_of)
         segments = wh.rows(
             "select segment, count(*) from mart.rfm_segments where as_of = ?"
