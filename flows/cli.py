@@ -74,26 +74,22 @@ def run(
     """One hourly run per shop, side by side: extract, load, refresh KPIs, evaluate alerts."""
     from flows.etl import hourly_etl
     from flows.secrets import secret_env
-    from flows.shops import load_shops, run_each
+    from flows.shops import load_shops, run_each, shop_problems
 
     # every config is checked before Prefect starts
     shops = load_shops(config or [DEFAULT_CONFIG], secret_env())
     results = run_each(shops, lambda shop: hourly_etl(config=str(shop.config), hour=hour))
     summaries = [r for _, r in results if isinstance(r, dict)]
     _echo_json(summaries[0] if len(shops) == 1 and summaries else summaries)
-    problems = []
-    for shop, result in results:
-        prefix = "" if len(shops) == 1 else f"{shop.name}: "
-        if isinstance(result, BaseException):
-            if len(shops) == 1 or not isinstance(result, ShoppulseError):
-                raise result
-            problems.append(f"{prefix}{result}")
-        elif result["failures"]:
+    for summary in summaries:
+        if summary["failures"]:
+            prefix = "" if len(shops) == 1 else f"{summary['shop']}: "
             typer.echo(
-                f"warning: {prefix}{len(result['failures'])} export(s) failed; their data will"
-                " be retried next run: " + "; ".join(result["failures"].values()),
+                f"warning: {prefix}{len(summary['failures'])} export(s) failed; their data will"
+                " be retried next run: " + "; ".join(summary["failures"].values()),
                 err=True,
             )
+    problems = shop_problems(results)
     if problems:
         raise ShoppulseError(" | ".join(problems))
 

@@ -16,7 +16,7 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 
 from flows.chunks import plan_chunks
-from flows.errors import BackfillError, ShoppulseError
+from flows.errors import BackfillError
 from flows.rebuild import (
     BackfillRequest,
     Progress,
@@ -25,7 +25,7 @@ from flows.rebuild import (
     progress_listener,
 )
 from flows.secrets import secret_env
-from flows.shops import Shop, load_shops, run_each
+from flows.shops import Shop, load_shops, run_each, shop_problems
 from flows.warehouse import Warehouse
 
 __all__ = ["backfill_command", "chunk_rows"]
@@ -159,14 +159,7 @@ def backfill_command(
     sys.stdout.write(
         json.dumps(summaries[0] if len(shops) == 1 and summaries else summaries, indent=2) + "\n"
     )
-    problems = []
-    for shop, result in results:
-        if isinstance(result, ShoppulseError):
-            problems.append(str(result) if len(shops) == 1 else f"{shop.name}: {result}")
-        elif isinstance(result, BaseException):
-            raise result
-        elif result["failed"]:
-            problems.append(failure_message(result))
+    problems = shop_problems(results, lambda r: failure_message(r) if r["failed"] else None)
     if problems:
         raise BackfillError(" | ".join(problems))
     return summaries

@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 
 import yaml
 
-from flows.errors import ConfigError
+from flows.errors import ConfigError, ShoppulseError
 from flows.settings import Settings, load_settings
 
-__all__ = ["Shop", "expand_configs", "load_shops", "run_each"]
+__all__ = ["Shop", "expand_configs", "load_shops", "run_each", "shop_problems"]
 
 T = TypeVar("T")
 
@@ -108,3 +108,20 @@ def run_each(
     with ThreadPoolExecutor(max_workers=parallel or len(shops)) as pool:
         results: list[Any] = list(pool.map(guarded, shops))
     return list(zip(shops, results, strict=True))
+
+
+def shop_problems(
+    results: Sequence[tuple[Shop, T | BaseException]],
+    problem: Callable[[T], str | None] = lambda _: None,
+) -> list[str]:
+    """One line per shop that failed, in shop order: its ShoppulseError (named when there are
+    several shops) or what `problem` finds in its result. Any other exception is raised."""
+    lines = []
+    for shop, result in results:
+        if isinstance(result, ShoppulseError):
+            lines.append(str(result) if len(results) == 1 else f"{shop.name}: {result}")
+        elif isinstance(result, BaseException):
+            raise result
+        elif (line := problem(result)) is not None:
+            lines.append(line)
+    return lines
