@@ -11,8 +11,8 @@ import httpx
 from alerts.lifecycle import ProcessResult, process
 from alerts.model import Alert
 from alerts.outbox import FlushResult, flush
-from flows.settings import Settings
-from flows.warehouse import Warehouse
+from alerts.settings import AlertSettings
+from alerts.store import AlertStore
 
 __all__ = ["DispatchResult", "dispatch"]
 
@@ -24,8 +24,8 @@ class DispatchResult:
 
 
 def dispatch(
-    warehouse: Warehouse,
-    settings: Settings,
+    warehouse: AlertStore,
+    settings: AlertSettings,
     hour: datetime,
     firing: list[Alert],
     evaluated: set[str] | None = None,

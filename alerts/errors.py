@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flows.errors import ShoppulseError
-
 __all__ = [
     "AlertError",
     "ChannelConfigError",
@@ -15,7 +13,7 @@ __all__ = [
 ]
 
 
-class AlertError(ShoppulseError):
+class AlertError(Exception):
     """Base class for failures in the alerts package."""
 
 

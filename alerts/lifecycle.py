@@ -25,9 +25,9 @@ from alerts.errors import InvalidAlertError
 from alerts.message import Message, MessageAlert
 from alerts.model import SEVERITIES, Alert
 from alerts.routing import select_channels
+from alerts.settings import AlertSettings
 from alerts.silences import Silence, active_silences
-from flows.settings import Settings
-from flows.warehouse import Warehouse
+from alerts.store import AlertStore
 
 __all__ = ["INHIBITED_BY_DATA_GAP", "ProcessResult", "process"]
 
@@ -113,7 +113,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value is not None else None
 
 
-def _load_states(warehouse: Warehouse, fingerprints: list[str]) -> dict[str, _State]:
+def _load_states(warehouse: AlertStore, fingerprints: list[str]) -> dict[str, _State]:
     rows = warehouse.rows(
         f"select {', '.join(_STATE_COLUMNS)} from ops.alert_state"
         " where status in ('pending', 'firing') or list_contains(?::varchar[], fingerprint)",
@@ -148,13 +148,8 @@ def _dedupe(firing: Iterable[Alert], hour: datetime) -> dict[str, Alert]:
     return chosen
 
 
-def _for_hours(alert: Alert, settings: Settings) -> int:
-    if alert.for_hours is not None:
-        return alert.for_hours
-    for rule in settings.rules.thresholds:
-        if rule.name == alert.alertname:
-            return rule.for_hours
-    return 1
+def _for_hours(alert: Alert) -> int:
+    return alert.for_hours if alert.for_hours is not None else 1
 
 
 def _labels(alert: Alert, shop: str) -> dict[str, str]:
@@ -169,7 +164,7 @@ def _fire(
     alert: Alert,
     state: _State | None,
     hour: datetime,
-    settings: Settings,
+    settings: AlertSettings,
     silences: list[Silence],
 ) -> _Change | None:
     labels = _labels(alert, settings.shop.name)
@@ -178,7 +173,7 @@ def _fire(
     active_since = hour if new_episode or state is None else state.active_since
     notified_hour = None if new_episode or state is None else state.notified_hour
     notified_severity = None if new_episode or state is None else state.notified_severity
-    ready = hour - active_since >= timedelta(hours=_for_hours(alert, settings) - 1)
+    ready = hour - active_since >= timedelta(hours=_for_hours(alert) - 1)
     status = "firing" if ready else "pending"
     notice = None
     if status == "firing" and not silenced:
@@ -217,7 +212,9 @@ def _fire(
     return _Change(new, hour, notice, logged)
 
 
-def _clear(state: _State, hour: datetime, settings: Settings, silences: list[Silence]) -> _Change:
+def _clear(
+    state: _State, hour: datetime, settings: AlertSettings, silences: list[Silence]
+) -> _Change:
     silenced = _silenced(state.labels, silences)
     if state.status == "pending":
         new = replace(
@@ -255,7 +252,7 @@ def _delivery_id() -> str:
     return uuid.uuid4().hex[:24]
 
 
-def _messages(changes: list[_Change], hour: datetime, settings: Settings) -> list[Message]:
+def _messages(changes: list[_Change], hour: datetime, settings: AlertSettings) -> list[Message]:
     names = [c.name for c in settings.channels]
     by_channel: dict[str, list[MessageAlert]] = {}
     for change in changes:
@@ -277,8 +274,8 @@ def _messages(changes: list[_Change], hour: datetime, settings: Settings) -> lis
 
 
 def process(
-    warehouse: Warehouse,
-    settings: Settings,
+    warehouse: AlertStore,
+    settings: AlertSettings,
     hour: datetime,
     firing: list[Alert],
     evaluated: set[str] | None = None,

@@ -31,8 +31,7 @@ class Alert:
     `labels` are scope labels (source, sku_id, promo_id, ...); `annotations` carry
     `summary`, `description`, `value`, `baseline` and optionally `action`, `root_cause`
     (one cause per line) and `unit` (ratio|currency|count|hours, how value/baseline read).
-    `for_hours` overrides the pending period; None takes it from a threshold rule of the
-    same name in the settings, else 1 (fire at once).
+    `for_hours` is the pending period in hours; None fires at once (as 1).
     """
 
     alertname: str

@@ -20,8 +20,8 @@ from alerts.channels import build_channel
 from alerts.errors import AlertError, ChannelConfigError
 from alerts.message import Message
 from alerts.renderer import Renderer
-from flows.settings import Settings
-from flows.warehouse import Warehouse
+from alerts.settings import AlertSettings
+from alerts.store import AlertStore
 
 __all__ = ["FlushResult", "flush"]
 
@@ -37,8 +37,8 @@ class FlushResult:
 
 
 def flush(
-    warehouse: Warehouse,
-    settings: Settings,
+    warehouse: AlertStore,
+    settings: AlertSettings,
     *,
     now: datetime | None = None,
     http: httpx.Client | None = None,

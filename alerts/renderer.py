@@ -20,7 +20,7 @@ from alerts.catalog import alert_title, label_name, word
 from alerts.errors import TemplateError
 from alerts.markup import finalizer, truncate_utf8, utf8_len
 from alerts.message import Message, MessageAlert, order_alerts
-from flows.settings import Settings
+from alerts.settings import AlertSettings
 
 __all__ = ["BUILTIN_TEMPLATES", "FORMATS", "Renderer"]
 
@@ -49,10 +49,9 @@ def _number(text: str) -> float | None:
 class Renderer:
     """Renders a Message for one format and locale with the shop's timezone and currency."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: AlertSettings) -> None:
         self.shop = settings.shop
         self.alerting = settings.alerting
-        self._metrics = {rule.name: rule.metric for rule in settings.rules.thresholds}
         search = [BUILTIN_TEMPLATES]
         if settings.alerting.templates is not None:
             search.insert(0, Path(settings.alerting.templates))
@@ -106,7 +105,7 @@ class Renderer:
         unit = alert.annotations.get("unit")
         if unit:
             return unit
-        metric = alert.annotations.get("metric") or self._metrics.get(alert.alertname, "")
+        metric = alert.annotations.get("metric", "")
         if metric in _RATIO_METRICS or metric.endswith("_rate"):
             return "ratio"
         if metric in _MONEY_METRICS:

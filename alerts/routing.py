@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from alerts.errors import RouteError
-from flows.settings import RouteSettings
+from alerts.settings import RouteSettings
 
 __all__ = ["route_matches", "select_channels"]
 

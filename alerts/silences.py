@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts.errors import SilenceError
-from flows.warehouse import Warehouse
+from alerts.store import AlertStore
 
 __all__ = [
     "Silence",
@@ -68,7 +68,7 @@ def _utc(value: datetime, what: str) -> datetime:
 
 
 def add_silence(
-    warehouse: Warehouse,
+    warehouse: AlertStore,
     matchers: Mapping[str, str],
     until: datetime,
     reason: str,
@@ -104,7 +104,7 @@ def add_silence(
     return silence_id
 
 
-def remove_silence(warehouse: Warehouse, silence_id: str, *, now: datetime | None = None) -> None:
+def remove_silence(warehouse: AlertStore, silence_id: str, *, now: datetime | None = None) -> None:
     """Expire a silence now; it stays listed as history (`list_silences(include_expired=True)`)."""
     at = _utc(now, "now") if now is not None else datetime.now(UTC)
     rows = warehouse.rows(
@@ -130,7 +130,7 @@ def _silence(row: tuple[Any, ...]) -> Silence:
     )
 
 
-def active_silences(warehouse: Warehouse, now: datetime) -> list[Silence]:
+def active_silences(warehouse: AlertStore, now: datetime) -> list[Silence]:
     """Silences in force at `now`."""
     rows = warehouse.rows(
         "select silence_id, matchers, starts_at, ends_at, reason, created_by"
@@ -143,7 +143,7 @@ def active_silences(warehouse: Warehouse, now: datetime) -> list[Silence]:
 
 
 def list_silences(
-    warehouse: Warehouse, *, include_expired: bool = False, now: datetime | None = None
+    warehouse: AlertStore, *, include_expired: bool = False, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Silences as plain rows for `shoppulse alerts list`; active ones unless include_expired."""
     at = _utc(now, "now") if now is not None else datetime.now(UTC)

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from flows.warehouse import Warehouse
+from alerts.store import AlertStore
 
 __all__ = ["alert_rows", "delivery_rows"]
 
@@ -15,7 +15,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value is not None else None
 
 
-def alert_rows(warehouse: Warehouse) -> list[dict[str, Any]]:
+def alert_rows(warehouse: AlertStore) -> list[dict[str, Any]]:
     """Open (firing or pending) alerts, and any alert whose latest message is pending or dead.
 
     Each row: fingerprint, alertname, status, severity, silenced, labels (scope only),
@@ -76,7 +76,7 @@ def alert_rows(warehouse: Warehouse) -> list[dict[str, Any]]:
 
 
 def delivery_rows(
-    warehouse: Warehouse, states: tuple[str, ...] = ("pending", "dead")
+    warehouse: AlertStore, states: tuple[str, ...] = ("pending", "dead")
 ) -> list[dict[str, Any]]:
     """Outbox rows in the given states, oldest first (for `alerts list` and troubleshooting)."""
     rows = warehouse.rows(

@@ -67,7 +67,7 @@ def _config(folder: Path, base_url: str, name: str) -> Path:
 
 def _floor(settings: Any, start: datetime, end: datetime) -> tuple[float, int]:
     """Page every dataset of the range once, day by day, discarding the pages."""
-    from flows.extract import JsonPage, make_source
+    from sources import JsonPage, make_source
 
     clock = time.monotonic()
     records = 0

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import duckdb
 
-from flows.extract import FilePage
 from flows.load import land, merge_batch
 from flows.warehouse import Warehouse
+from sources import FilePage
 
 __all__ = ["main", "write_export"]
 

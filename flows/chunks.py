@@ -17,10 +17,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flows.errors import BackfillError, ExportError
-from flows.extract import make_source
 from flows.load import WINDOW_FIELDS, land
 from flows.settings import Settings
 from flows.warehouse import Warehouse, read_sql
+from sources import make_source
 
 __all__ = ["DIMENSIONS", "Chunk", "StagedChunk", "extract_chunk", "hour_starts", "plan_chunks"]
 

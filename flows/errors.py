@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from alerts.errors import AlertError
+from sources.errors import ExportError, ExportFatalError, ExportTransientError, SourceError
+
 __all__ = [
+    "EXPECTED_ERRORS",
     "BackfillError",
     "ConfigError",
     "ExportError",
@@ -14,28 +18,11 @@ __all__ = [
 
 
 class ShoppulseError(Exception):
-    """Base class for expected failures: the CLI prints the message, not a traceback."""
+    """Base class for expected failures of the flows: the CLI prints the message, not a trace."""
 
 
 class ConfigError(ShoppulseError):
     """The configuration file is missing, malformed or names an unknown key or bad value."""
-
-
-class ExportError(ShoppulseError):
-    """An export could not be read from the shop backend."""
-
-    def __init__(self, message: str, *, dataset: str, source: str) -> None:
-        super().__init__(message)
-        self.dataset = dataset
-        self.source = source
-
-
-class ExportFatalError(ExportError):
-    """The backend refused the request (401/400/404): retrying cannot help."""
-
-
-class ExportTransientError(ExportError):
-    """The backend kept failing (429/5xx/timeouts) after every allowed retry."""
 
 
 class WarehouseBusyError(ShoppulseError):
@@ -44,3 +31,7 @@ class WarehouseBusyError(ShoppulseError):
 
 class BackfillError(ShoppulseError):
     """A backfill could not run, or some of its chunks failed (they are named; rerun them)."""
+
+
+# every package's expected failures: printed as one line, never as a traceback
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (ShoppulseError, SourceError, AlertError)

@@ -11,7 +11,6 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.clock import hour_end
 from flows.concurrency import writing
-from flows.extract import ExportSource, make_source
 from flows.pipeline import (
     RunResult,
     Window,
@@ -26,6 +25,7 @@ from flows.rules_runner import evaluate_and_dispatch
 from flows.secrets import run_env
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse
+from sources import ExportSource, make_source
 
 __all__ = ["hourly_etl", "run_configured_hour"]
 

@@ -42,7 +42,7 @@ from flows.rules_runner import evaluate_and_dispatch
 from flows.settings import Settings, parse_settings
 from flows.warehouse import Warehouse, read_sql
 from simulator import Incident, ShopSpec, Simulator
-from simulator.source import SimulatorSource
+from sources.simulated import SimulatorSource
 from transforms.stats import lower_tail
 
 __all__ = [

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import polars as pl
 
-from flows.extract import FilePage, JsonPage, Page
 from flows.warehouse import Warehouse, read_sql
+from sources import FilePage, JsonPage, Page
 
 __all__ = ["MERGES", "WINDOW_FIELDS", "LoadResult", "land", "merge_batch", "merge_staged"]
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from flows.errors import ExportError, ExportFatalError
-from flows.extract import ExportSource
 from flows.load import LoadResult, land, merge_batch
 from flows.marts import refresh_marts
 from flows.settings import Settings
 from flows.warehouse import Warehouse
+from sources import ExportSource
 
 __all__ = [
     "RunResult",

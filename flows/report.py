@@ -18,7 +18,7 @@ from prefect.artifacts import (
 )
 from prefect.context import FlowRunContext, TaskRunContext
 
-from flows.errors import ExportError, ShoppulseError
+from flows.errors import EXPECTED_ERRORS, ExportError
 from flows.pipeline import RunResult
 from flows.settings import Settings
 from flows.warehouse import Warehouse
@@ -247,7 +247,7 @@ def failure_artifact(shop: str, what: str) -> Iterator[None]:
     dataset (for an export) and the reason, then let the error go on."""
     try:
         yield
-    except ShoppulseError as exc:
+    except EXPECTED_ERRORS as exc:
         if _in_run():
             dataset = exc.dataset if isinstance(exc, ExportError) else None
             lines = [

@@ -14,12 +14,19 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     field_validator,
 )
 
+from alerts.settings import (
+    CHANNEL_NEEDS,
+    AlertingSettings,
+    ChannelSettings,
+    RouteSettings,
+    channel_given,
+)
 from flows.errors import ConfigError
+from sources.settings import SourceSettings
 from transforms.thresholds import METRICS
 
 __all__ = [
@@ -63,39 +70,6 @@ class ShopSettings(_Strict):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-
-class SourceSettings(_Strict):
-    kind: Literal["http", "files"] = "http"
-    base_url: str | None = None
-    token: SecretStr | None = None
-    path: Path | None = None
-    page_size: int = Field(default=1000, ge=1, le=5000)
-    lookback_hours: int = Field(default=48, ge=0, le=24 * 90)
-    timeout_seconds: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=6, ge=1, le=20)
-    max_retry_seconds: float = Field(default=120.0, gt=0)
-    datasets: tuple[str, ...] = (
-        "products",
-        "promotions",
-        "orders",
-        "traffic",
-        "inventory",
-        "keywords",
-    )
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/") if value else value
-
-    def model_post_init(self, __context: Any) -> None:
-        if self.kind == "http" and not self.base_url:
-            raise ValueError("source.base_url is required when source.kind is http")
-        if self.kind == "files" and self.path is None:
-            raise ValueError("source.path is required when source.kind is files")
 
 
 class WarehouseSettings(_Strict):
@@ -155,63 +129,6 @@ class RulesSettings(_Strict):
     thresholds: tuple[ThresholdRule, ...] = ()
 
 
-class ChannelSettings(_Strict):
-    name: str
-    type: Literal["webhook", "slack", "dingtalk", "feishu", "wecom", "email", "file", "console"]
-    url: SecretStr | None = None
-    secret: SecretStr | None = None
-    path: Path | None = None
-    # email
-    host: str | None = None
-    port: int | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    sender: str | None = None
-    to: tuple[str, ...] = ()
-    starttls: bool = True
-    timeout_seconds: float = Field(default=10.0, gt=0)
-    # messages for this channel in another language than shop.locale (e.g. a global Slack)
-    locale: Literal["en", "zh-CN"] | None = None
-    # least seconds between two sends (None: the platform's documented rate limit)
-    min_interval_seconds: float | None = Field(default=None, ge=0)
-
-
-class RouteSettings(_Strict):
-    match: dict[str, str] = {}
-    match_re: dict[str, str] = {}
-    channels: tuple[str, ...]
-    continue_: bool = Field(default=False, alias="continue")
-
-
-class AlertingSettings(_Strict):
-    repeat_interval_hours: float = Field(default=4.0, gt=0)
-    send_resolved: bool = True
-    max_attempts: int = Field(default=5, ge=1)
-    templates: Path | None = None
-    # ISO 4217 code of the shop's prices, used to format money in messages
-    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
-
-
-# the fields each channel type cannot send without
-_CHANNEL_NEEDS: dict[str, tuple[str, ...]] = {
-    "webhook": ("url",),
-    "slack": ("url",),
-    "dingtalk": ("url",),
-    "feishu": ("url",),
-    "wecom": ("url",),
-    "email": ("host", "sender", "to"),
-    "file": ("path",),
-    "console": (),
-}
-
-
-def _given(channel: ChannelSettings, field: str) -> bool:
-    value = getattr(channel, field)
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    return bool(value)
-
-
 class Settings(_Strict):
     shop: ShopSettings
     source: SourceSettings
@@ -225,7 +142,9 @@ class Settings(_Strict):
         names = [c.name for c in self.channels]
         for index, channel_settings in enumerate(self.channels):
             missing = [
-                f for f in _CHANNEL_NEEDS[channel_settings.type] if not _given(channel_settings, f)
+                f
+                for f in CHANNEL_NEEDS[channel_settings.type]
+                if not channel_given(channel_settings, f)
             ]
             if missing:
                 raise ValueError(

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from flows.errors import ConfigError, ShoppulseError
+from flows.errors import EXPECTED_ERRORS, ConfigError
 from flows.settings import Settings, load_settings
 
 __all__ = ["Shop", "expand_configs", "load_shops", "run_each", "shop_problems"]
@@ -114,11 +114,11 @@ def shop_problems(
     results: Sequence[tuple[Shop, T | BaseException]],
     problem: Callable[[T], str | None] = lambda _: None,
 ) -> list[str]:
-    """One line per shop that failed, in shop order: its ShoppulseError (named when there are
+    """One line per shop that failed, in shop order: its expected error (named when there are
     several shops) or what `problem` finds in its result. Any other exception is raised."""
     lines = []
     for shop, result in results:
-        if isinstance(result, ShoppulseError):
+        if isinstance(result, EXPECTED_ERRORS):
             lines.append(str(result) if len(results) == 1 else f"{shop.name}: {result}")
         elif isinstance(result, BaseException):
             raise result

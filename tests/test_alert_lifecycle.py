@@ -3,6 +3,7 @@ routes, grouping, idempotent re-processing and the outbox written with the state
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -115,13 +116,11 @@ def test_rule_not_evaluated_keeps_alert_open(tmp_path: Path, warehouse: Any) -> 
 
 
 def test_for_hours_holds_the_alert_pending(tmp_path: Path, warehouse: Any) -> None:
-    thresholds = [
-        {"name": "high_bounce", "metric": "bounce_rate", "op": ">", "value": 0.7, "for_hours": 3}
-    ]
-    settings = alert_settings(tmp_path, file_channels(tmp_path, "ops"), thresholds=thresholds)
+    # a rule's candidate carries its pending period (a threshold rule's `for_hours`)
+    settings = alert_settings(tmp_path, file_channels(tmp_path, "ops"))
 
     def bounce(n: int) -> Any:
-        return make_alert(hour(n), "high_bounce")
+        return dataclasses.replace(make_alert(hour(n), "high_bounce"), for_hours=3)
 
     assert process(warehouse, settings, hour(0), [bounce(0)], now=NOW).pending
     process(warehouse, settings, hour(1), [bounce(1)], now=NOW)

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from alerts import process
-from flows.alerts_cli import alerts_app
+from flows.cli.alerts import alerts_app
 from flows.warehouse import Warehouse
 from tests.receivers import alert_settings, make_alert
 

@@ -17,9 +17,8 @@ from typer.testing import CliRunner
 
 from flows.chunks import Chunk, extract_chunk, plan_chunks
 from flows.cli import app
-from flows.commands import chunk_rows
+from flows.cli.backfill import chunk_rows
 from flows.errors import BackfillError, WarehouseBusyError
-from flows.extract import make_source
 from flows.pipeline import run_hour
 from flows.rebuild import BackfillRequest, make_request, plain_backfill
 from flows.settings import Settings, parse_settings
@@ -28,6 +27,7 @@ from flows.warehouse import Warehouse, writer_lock
 from flows.writer import load_chunk
 from simulator import ShopSpec, Simulator
 from simulator.server import SimulatorServer
+from sources import make_source
 from tests.backend import TOKEN, Backend, serve
 from tests.factories import order, traffic
 

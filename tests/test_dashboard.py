@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.dashboard import DashboardData, build_view, render_dashboard, write_dashboard
-from flows.extract import make_source
 from flows.pipeline import run_hour
 from flows.settings import Settings, parse_settings
 from flows.warehouse import Warehouse
+from sources import make_source
 from tests.backend import TOKEN, Backend, serve
 from tests.factories import order, promotion, traffic
 
@@ -333,7 +333,7 @@ def test_cli_writes_the_dashboard(shop: Path, tmp_path: Path) -> None:
     assert str(out) in result.output
     assert "支付金额" in out.read_text(encoding="utf-8")
     bad = CliRunner().invoke(app, ["dashboard", "--config", str(config), "--hours", "0"])
-    assert bad.exit_code != 0 and "--hours must be between 1 and" in str(bad.exception)
+    assert bad.exit_code == 2 and "Invalid value for '--hours'" in bad.output
 
 
 # --- a real browser --------------------------------------------------------------------------

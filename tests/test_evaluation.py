@@ -159,7 +159,7 @@ def test_the_in_process_source_serves_the_simulator_and_its_outages() -> None:
 
     from flows.errors import ExportTransientError
     from simulator import Simulator
-    from simulator.source import SimulatorSource
+    from sources.simulated import SimulatorSource
 
     sim = Simulator("export_outage", 0)
     source = SimulatorSource(sim, page_size=100)

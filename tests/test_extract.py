@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from flows.errors import ExportFatalError, ExportTransientError
-from flows.extract import HttpSource, JsonPage
 from flows.settings import SourceSettings
+from sources import HttpSource, JsonPage
 from tests.backend import TOKEN, Backend, serve
 
 UNTIL = datetime(2026, 11, 12, tzinfo=UTC)

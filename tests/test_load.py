@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from flows.extract import make_source
 from flows.pipeline import run_hour
 from flows.settings import Settings, parse_settings
 from flows.warehouse import Warehouse
+from sources import make_source
 from tests.backend import TOKEN, Backend, serve
 from tests.factories import order, promotion, traffic
 

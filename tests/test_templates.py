@@ -17,7 +17,6 @@ from tests.receivers import alert_settings
 
 H0 = datetime(2026, 11, 11, 2, tzinfo=UTC)
 LOCALES = ("en", "zh-CN")
-THRESHOLDS = [{"name": "high_bounce", "metric": "bounce_rate", "op": ">", "value": 0.7}]
 ALERTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "conversion_drop": (
         {"source": "search"},
@@ -49,7 +48,16 @@ ALERTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"promo_id": "P-FLASH-1", "sku_id": "SKU1007"},
         {"summary": "Promo price under the 90-day lowest", "value": "79.0", "unit": "currency"},
     ),
-    "high_bounce": ({}, {"summary": "Bounce rate 74%", "value": "0.74", "baseline": "0.52"}),
+    # a threshold rule's alert names its metric, which formats value and baseline
+    "high_bounce": (
+        {},
+        {
+            "summary": "Bounce rate 74%",
+            "value": "0.74",
+            "baseline": "0.52",
+            "metric": "bounce_rate",
+        },
+    ),
 }
 
 
@@ -80,7 +88,7 @@ def alert(
 
 @pytest.fixture
 def renderer(tmp_path: Path) -> Renderer:
-    return Renderer(alert_settings(tmp_path, thresholds=THRESHOLDS))
+    return Renderer(alert_settings(tmp_path))
 
 
 def test_builtin_templates_exist_for_every_format_and_locale() -> None:

@@ -14,7 +14,7 @@ from alerts.channels.slack import SlackChannel
 from alerts.channels.webhook import WebhookChannel
 from alerts.channels.wecom import WeComChannel
 from alerts.renderer import Renderer
-from flows.settings import ChannelSettings
+from alerts.settings import ChannelSettings
 
 __all__ = ["CHANNEL_TYPES", "Channel", "build_channel"]
 

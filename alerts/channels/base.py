@@ -9,7 +9,7 @@ import httpx
 from alerts.errors import ChannelConfigError
 from alerts.message import Message
 from alerts.renderer import Renderer
-from flows.settings import ChannelSettings
+from alerts.settings import ChannelSettings
 
 __all__ = ["Channel", "ChannelBase"]
 

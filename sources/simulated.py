@@ -4,7 +4,7 @@
 HTTP (with real retry back-off during a simulated outage) would spend the evaluation's time
 in the network stack. This adapter pages the same window the server would serve, answers
 each request's attempts with the same scenario faults the server plays, and raises the
-export client's errors, so the pipeline cannot tell it from `flows.extract.HttpSource`
+export client's errors, so the pipeline cannot tell it from `sources.http.HttpSource`
 except that a simulated retry does not sleep.
 """
 
@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from flows.errors import ExportFatalError, ExportTransientError
-from flows.extract import JsonPage
 from simulator.datasets import DATASETS
 from simulator.simulation import Simulator
+from sources.base import JsonPage
+from sources.errors import ExportFatalError, ExportTransientError
 
 __all__ = ["SimulatorSource"]
 

@@ -1,17 +1,21 @@
-"""Reading and showing recent KPI rows for people (the `shoppulse kpis` command)."""
+"""`shoppulse kpis`: recent rows of mart.kpi_hourly, for people or programs."""
 
 from __future__ import annotations
 
-from typing import Any
+import csv
+import sys
+from typing import Annotated, Any
 
 import polars as pl
+import typer
 from rich.console import Console
 from rich.table import Table
 
+from flows.cli.options import DEFAULT_CONFIG, ConfigOption, Format, app, echo_json, settings_from
 from flows.settings import Settings
 from flows.warehouse import Warehouse
 
-__all__ = ["SHOWN", "recent_kpis", "render_kpis", "wide_console"]
+__all__ = ["SHOWN", "kpis", "recent_kpis", "render_kpis", "wide_console"]
 
 # column -> header; the full row is in --format csv/json
 SHOWN = {
@@ -70,3 +74,22 @@ def render_kpis(rows: list[dict[str, Any]], title: str, console: Console | None 
 def wide_console() -> Console:
     """A console wide enough for the KPI table even when output is piped."""
     return Console(width=max(Console().width, 130))
+
+
+@app.command()
+def kpis(
+    config: ConfigOption = DEFAULT_CONFIG,
+    hours: Annotated[int, typer.Option(min=0, help="How many recent hours to show.")] = 24,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """Print recent rows of mart.kpi_hourly in the shop's local time."""
+    settings = settings_from(config)
+    rows = recent_kpis(settings, hours)
+    if fmt is Format.json:
+        echo_json(rows)
+    elif fmt is Format.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["hour"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        render_kpis(rows, title=f"{settings.shop.name} — last {hours} hours")

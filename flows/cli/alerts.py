@@ -5,18 +5,18 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from flows.cli.options import DEFAULT_CONFIG, ConfigOption, TableFormat, app
 from flows.concurrency import writing
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse
 
-__all__ = ["alerts_app"]
+__all__ = ["alerts_app", "list_alerts", "silence", "unsilence"]
 
 alerts_app = typer.Typer(
     name="alerts",
@@ -24,9 +24,6 @@ alerts_app = typer.Typer(
     no_args_is_help=False,
     invoke_without_command=True,
 )
-
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Config file.")]
-DEFAULT_CONFIG = Path("shoppulse.yaml")
 
 
 def _local(value: Any, settings: Settings) -> str:
@@ -71,12 +68,14 @@ def alerts_main(ctx: typer.Context, config: ConfigOption = DEFAULT_CONFIG) -> No
 @alerts_app.command("list")
 def list_alerts(
     config: ConfigOption = DEFAULT_CONFIG,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[
+        TableFormat, typer.Option("--format", help="Output format.")
+    ] = TableFormat.table,
 ) -> None:
     """Open alerts (firing, pending, silenced), undelivered or dead messages, active silences."""
     settings = load_settings(config)
     listing = _listing(settings)
-    if fmt == "json":
+    if fmt is TableFormat.json:
         typer.echo(json.dumps(listing, ensure_ascii=False, indent=2, default=str))
         return
     console = Console(width=max(Console().width, 120))
@@ -120,3 +119,6 @@ def unsilence(
     with writing(settings, "shoppulse alerts unsilence") as wh:
         remove_silence(wh, silence_id)
     typer.echo(f"silence {silence_id} ended")
+
+
+app.add_typer(alerts_app)

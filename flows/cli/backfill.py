@@ -1,4 +1,4 @@
-"""What `shoppulse backfill` does for one shop or many: validate, list, run with a progress bar."""
+"""`shoppulse backfill` for one shop or many: validate, list the chunks, run with a progress bar."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import duckdb
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as Bar
 from rich.table import Table
 
 from flows.chunks import plan_chunks
+from flows.cli.options import DEFAULT_CONFIG, AlertsMode, ConfigsOption, app
 from flows.errors import BackfillError
 from flows.rebuild import (
     BackfillRequest,
@@ -28,7 +30,7 @@ from flows.secrets import secret_env
 from flows.shops import Shop, load_shops, run_each, shop_problems
 from flows.warehouse import Warehouse
 
-__all__ = ["backfill_command", "chunk_rows"]
+__all__ = ["backfill", "backfill_command", "chunk_rows"]
 
 
 def chunk_rows(shop: Shop, request: BackfillRequest) -> list[dict[str, Any]]:
@@ -115,10 +117,10 @@ def backfill_command(
         rows = [row for shop in shops for row in chunk_rows(shop, requests[shop.name])]
         _print_chunks(rows, console)
         return rows
-    from flows.backfill import backfill
+    from flows.backfill import backfill as backfill_flow
 
     def one(shop: Shop) -> dict[str, Any]:
-        state = backfill(
+        state = backfill_flow(
             start=start,
             end=end,
             config=str(shop.config),
@@ -163,3 +165,54 @@ def backfill_command(
     if problems:
         raise BackfillError(" | ".join(problems))
     return summaries
+
+
+@app.command()
+def backfill(
+    start: Annotated[
+        str, typer.Option(help="First hour to rebuild (ISO; no offset: shop time).", metavar="ISO")
+    ],
+    end: Annotated[str, typer.Option(help="End of the range, exclusive (ISO).", metavar="ISO")],
+    config: ConfigsOption = None,
+    alerts: Annotated[
+        AlertsMode,
+        typer.Option(
+            help="off; record: evaluate rules hour by hour and record what would have fired;"
+            " deliver: also send it."
+        ),
+    ] = AlertsMode.off,
+    workers: Annotated[int, typer.Option(min=1, help="Chunks extracted at once.")] = 4,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address (tcp://host:8786) to extract chunks on.",
+            metavar="ADDRESS",
+        ),
+    ] = None,
+    chunk_hours: Annotated[
+        int, typer.Option(min=1, help="Hours per chunk; multiples of 24 are local days.")
+    ] = 24,
+    resume: Annotated[
+        bool, typer.Option(help="Skip chunks an earlier backfill loaded; rerun the rest.")
+    ] = False,
+    staging: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for staged chunks (shared with remote Dask workers).", metavar="DIR"
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="List the chunks and stop.")] = False,
+) -> None:
+    """Rebuild a range of history in parallel chunks, idempotently, with progress."""
+    backfill_command(
+        config or [DEFAULT_CONFIG],
+        start,
+        end,
+        alerts=alerts.value,
+        workers=workers,
+        dask=dask,
+        chunk_hours=chunk_hours,
+        resume=resume,
+        staging=staging,
+        dry_run=dry_run,
+    )

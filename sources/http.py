@@ -1,4 +1,4 @@
-"""Extract: read the shop backend's exports page by page (HTTP API or exported files)."""
+"""The export API (DESIGN.md §3) over httpx: pages followed by cursor, bounded retries."""
 
 from __future__ import annotations
 
@@ -7,58 +7,17 @@ import email.utils
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
 
-from flows.errors import ExportFatalError, ExportTransientError
-from flows.settings import SourceSettings
+from sources.base import JsonPage
+from sources.errors import ExportFatalError, ExportTransientError
+from sources.settings import SourceSettings
 
-__all__ = [
-    "DATASETS",
-    "ExportSource",
-    "FilePage",
-    "FileSource",
-    "HttpSource",
-    "JsonPage",
-    "Page",
-    "make_source",
-]
-
-DATASETS = ("products", "promotions", "orders", "traffic", "inventory", "keywords")
-FILE_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
-
-
-@dataclass(frozen=True)
-class JsonPage:
-    """One page of the export API: the body's JSON text, with its item count."""
-
-    text: str
-    count: int
-
-
-@dataclass(frozen=True)
-class FilePage:
-    """One exported file, read by DuckDB's own reader."""
-
-    path: Path
-    format: str
-
-
-Page = JsonPage | FilePage
-
-
-class ExportSource(Protocol):
-    """Where exports come from; yields pages of one dataset for a window."""
-
-    name: str
-
-    def pages(self, dataset: str, since: datetime | None, until: datetime) -> Iterator[Page]: ...
+__all__ = ["HttpSource"]
 
 
 def _safe_url(url: str) -> str:
@@ -208,32 +167,3 @@ class HttpSource:
             if self._on_retry is not None:
                 self._on_retry(dataset, problem, wait)
             self._sleep(wait)
-
-
-class FileSource:
-    """Exports downloaded by hand: <path>/<dataset>/*.jsonl|*.csv|*.parquet."""
-
-    def __init__(self, settings: SourceSettings) -> None:
-        assert settings.path is not None
-        self.root = settings.path
-        self.name = str(self.root)
-
-    def close(self) -> None:
-        pass
-
-    def pages(self, dataset: str, since: datetime | None, until: datetime) -> Iterator[FilePage]:
-        """Every file of the dataset's folder, in name order; the loader filters the window."""
-        folder = self.root / dataset
-        if not folder.is_dir():
-            return
-        for path in sorted(folder.iterdir()):
-            fmt = FILE_FORMATS.get(path.suffix.lower())
-            if fmt is not None and path.is_file():
-                yield FilePage(path=path, format=fmt)
-
-
-def make_source(settings: SourceSettings, **kwargs: object) -> HttpSource | FileSource:
-    """The export source the settings name."""
-    if settings.kind == "files":
-        return FileSource(settings)
-    return HttpSource(settings, **kwargs)  # type: ignore[arg-type]

@@ -5,18 +5,22 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Annotated
 
+import typer
 import yaml
 
+from flows.cli.kpis import recent_kpis, render_kpis, wide_console
+from flows.cli.options import app
 from flows.dashboard import write_dashboard
-from flows.extract import make_source
 from flows.pipeline import run_hour
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse
 from simulator import Simulator
 from simulator.server import SimulatorServer
+from sources import make_source
 
-__all__ = ["DEMO_TOKEN", "demo_config", "replay_end", "run_demo"]
+__all__ = ["DEMO_TOKEN", "demo", "demo_config", "replay_end", "run_demo"]
 
 DEMO_TOKEN = "demo-token-loopback-only"
 HISTORY_DAYS = 21
@@ -77,7 +81,6 @@ def replay_end(sim: Simulator) -> datetime:
 def run_demo(directory: Path, *, hours: int = 48, scenario: str = "demo", seed: int = 7) -> None:
     """Serve the simulator, load its history, then replay the last `hours` hour by hour."""
     from flows.etl import hourly_etl
-    from flows.kpi_table import recent_kpis, render_kpis, wide_console
 
     console = wide_console()
     started = time.monotonic()
@@ -121,3 +124,15 @@ def run_demo(directory: Path, *, hours: int = 48, scenario: str = "demo", seed: 
         f"done in {time.monotonic() - started:.0f}s: warehouse {settings.warehouse.path},"
         f" alerts {directory / 'alerts.jsonl'}, dashboard {dashboard}"
     )
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the demo writes its files.", metavar="DIR")
+    ] = Path("demo"),
+    hours: Annotated[int, typer.Option(min=1, help="Simulated hours to replay.")] = 48,
+    scenario: Annotated[str, typer.Option(help="Simulator scenario.")] = "demo",
+) -> None:
+    """Run the whole pipeline against a simulated shop on loopback; no setup needed."""
+    run_demo(directory, hours=hours, scenario=scenario)

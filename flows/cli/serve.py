@@ -1,0 +1,24 @@
+"""`shoppulse serve`: schedule every shop's runs with Prefect until Ctrl-C."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from flows.cli.options import DEFAULT_CONFIG, ConfigsOption, app
+
+__all__ = ["serve"]
+
+
+@app.command()
+def serve(
+    config: ConfigsOption = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Most flow runs at once (all shops).")
+    ] = None,
+) -> None:
+    """Schedule each shop's hourly run (cron 5 * * * *, shop time) and daily RFM; Ctrl-C stops."""
+    from flows.serve import serve_shops
+
+    serve_shops(config or [DEFAULT_CONFIG], limit=limit)

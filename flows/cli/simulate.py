@@ -1,0 +1,66 @@
+"""`shoppulse simulate` and `shoppulse evaluate`: the simulated shop, served or scored."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from flows.cli.options import app, echo_json
+from flows.errors import ShoppulseError
+
+__all__ = ["evaluate", "simulate"]
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[str, typer.Option(help="Scenario name.")] = "normal",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    token: Annotated[
+        str, typer.Option(envvar="SHOP_API_TOKEN", help="Bearer token to accept.")
+    ] = "demo-token",
+) -> None:
+    """Serve a simulated shop backend's export API on 127.0.0.1."""
+    from simulator.server import serve
+
+    typer.echo(f"serving scenario {scenario!r} (seed {seed}) on http://127.0.0.1:{port}", err=True)
+    serve(scenario=scenario, seed=seed, port=port, token=token)
+
+
+@app.command()
+def evaluate(
+    scenario: Annotated[str, typer.Option(help="Simulator scenario to replay.")] = "normal",
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated shop.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    days: Annotated[int, typer.Option(help="Simulated days; the first 14 are the baseline.")] = 28,
+    skus: Annotated[int | None, typer.Option(help="SKUs in the simulated shop.")] = None,
+    visitors_per_day: Annotated[
+        int | None, typer.Option(help="Visitors a day in the simulated shop.")
+    ] = None,
+) -> None:
+    """Replay a scenario hour by hour and score the alerts against its ground truth."""
+    from flows.evaluation import evaluate_scenario, format_report
+    from simulator import SCENARIOS
+
+    if scenario not in SCENARIOS:
+        raise ShoppulseError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    if days <= 14:
+        raise ShoppulseError("--days must be more than 14: the first 14 days are the baseline")
+
+    def progress(done: int, total: int) -> None:
+        if done % 24 == 0 or done == total:
+            typer.echo(f"  {scenario}: {done}/{total} hours replayed", err=True)
+
+    result = evaluate_scenario(
+        scenario,
+        seed,
+        days=days,
+        skus=skus,
+        visitors_per_day=visitors_per_day,
+        progress=progress,
+    )
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        typer.echo(format_report(result))

@@ -1,0 +1,42 @@
+"""What every source hands the loader: pages of one dataset, behind one protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["DATASETS", "ExportSource", "FilePage", "JsonPage", "Page"]
+
+DATASETS = ("products", "promotions", "orders", "traffic", "inventory", "keywords")
+
+
+@dataclass(frozen=True)
+class JsonPage:
+    """One page of the export API: the body's JSON text, with its item count."""
+
+    text: str
+    count: int
+
+
+@dataclass(frozen=True)
+class FilePage:
+    """One exported file, read by DuckDB's own reader."""
+
+    path: Path
+    format: str
+
+
+Page = JsonPage | FilePage
+
+
+class ExportSource(Protocol):
+    """Where exports come from; yields pages of one dataset for a window."""
+
+    name: str
+
+    def pages(self, dataset: str, since: datetime | None, until: datetime) -> Iterator[Page]: ...
+
+    def close(self) -> None: ...
