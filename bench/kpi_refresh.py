@@ -8,8 +8,9 @@ day later, completed after five days, and ~3% refunded 1-7 days after payment; t
 hour × source × SKU, inventory per hour × SKU × warehouse, search keywords per hour, and a
 24-hour promotion every week. The marts are built for the whole history first. Each measured
 hour then upserts the lines whose state changed in it (new lines and late updates alike),
-computes the touched instants as flows/load.py does, checkpoints, and times `refresh_marts`
-alone (wall and process CPU). The warehouses take turns, so a busy machine slows all alike.
+computes the touched instants as flows/warehouse/load.py does, checkpoints, and times
+`refresh_marts` alone (wall and process CPU). The warehouses take turns, so a busy machine
+slows all alike.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from flows.marts import refresh_marts
 from flows.warehouse import Warehouse
+from flows.warehouse.marts import refresh_marts
 from transforms import hour_windows
 
 __all__ = ["Shop", "advance_hour", "build_marts", "populate"]
@@ -248,7 +249,7 @@ def advance_hour(con: duckdb.DuckDBPyConnection, shop: Shop, hour: datetime) -> 
 
     Upserts every line whose state changed in the hour (new, paid, cancelled, shipped,
     completed, refunded), and the hour's traffic, inventory and keywords. The touched
-    instants are what flows/load.py reports: 15-minute buckets of created_at, paid_at and
+    instants are what flows/warehouse/load.py reports: 15-minute buckets of created_at, paid_at and
     updated_at of the new versions and of the versions they replace, and the hours loaded.
     """
     end = hour + timedelta(hours=1)
@@ -350,7 +351,7 @@ def open_bench(days: int, lines_per_hour: int, tz: str, path: Path) -> Bench:
 def lookback_touched(wh: Warehouse, hour: datetime, hours: int) -> pl.Series:
     """What the loader also touches when it re-reads `hours` of orders before `hour`.
 
-    flows/load.py reports every staged row, changed or not, so a run with a lookback
+    flows/warehouse/load.py reports every staged row, changed or not, so a run with a lookback
     re-touches the created/paid/updated instants of all lines updated in that window.
     """
     frame = wh.frame(

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import duckdb
 
-from flows.load import land, merge_batch
 from flows.warehouse import Warehouse
+from flows.warehouse.load import land, merge_batch
 from sources import FilePage
 
 __all__ = ["main", "write_export"]

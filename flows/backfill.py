@@ -2,7 +2,8 @@
 
 Threads by default (`workers`); prefect-dask's DaskTaskRunner when `dask_address` names a
 scheduler. Task runs: one `extract-chunk` and one `load-chunk` per chunk, whatever the hours
-in it. The plain functions it wires are in `flows.rebuild`, `flows.chunks`, `flows.writer`.
+in it. The plain functions it wires are in `flows.rebuild`, `flows.chunks` and
+`flows.warehouse.writer`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from flows.report import create_progress, publish_backfill_artifacts, update_pro
 from flows.secrets import run_env
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse
-from flows.writer import ChunkOutcome, Hook, load_chunk
+from flows.warehouse.writer import ChunkOutcome, Hook, load_chunk
 
 __all__ = ["backfill", "extract_chunk_task", "load_chunk_task", "task_runner"]
 

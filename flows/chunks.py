@@ -1,10 +1,11 @@
 """Backfill chunks: a range split into windows, each extracted and typed away from the warehouse.
 
 A chunk's worker (a thread, or a Dask worker process) pulls every dataset's window from the
-export source, lands the pages in a scratch in-memory DuckDB of its own with `flows.load.land`,
-types them with the same staging models as the hourly run (`sql/staging`), and writes the
-typed rows to one Parquet file per dataset. The single writer (`flows.writer`) merges those
-files into the warehouse in chunk order. Nothing here opens the warehouse.
+export source, lands the pages in a scratch in-memory DuckDB of its own with
+`flows.warehouse.load.land`, types them with the same staging models as the hourly run
+(`sql/staging`), and writes the typed rows to one Parquet file per dataset. The single writer
+(`flows.warehouse.writer`) merges those files into the warehouse in chunk order. Nothing here
+opens the warehouse.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flows.errors import BackfillError, ExportError
-from flows.load import WINDOW_FIELDS, land
 from flows.settings import Settings
 from flows.warehouse import Warehouse, read_sql
+from flows.warehouse.load import WINDOW_FIELDS, land
 from sources import make_source
 
 __all__ = ["DIMENSIONS", "Chunk", "StagedChunk", "extract_chunk", "hour_starts", "plan_chunks"]

@@ -10,7 +10,6 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.clock import hour_end
-from flows.concurrency import writing
 from flows.pipeline import (
     RunResult,
     Window,
@@ -25,6 +24,7 @@ from flows.rules_runner import evaluate_and_dispatch
 from flows.secrets import run_env
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse
+from flows.warehouse.lock import writing
 from sources import ExportSource, make_source
 
 __all__ = ["hourly_etl", "run_configured_hour"]

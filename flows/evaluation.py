@@ -36,11 +36,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from flows.marts import refresh_marts
 from flows.pipeline import finish_run, load_window, plan_windows, run_hour, start_run
 from flows.rules_runner import evaluate_and_dispatch
 from flows.settings import Settings, parse_settings
 from flows.warehouse import Warehouse, read_sql
+from flows.warehouse.marts import refresh_marts
 from simulator import Incident, ShopSpec, Simulator
 from sources.simulated import SimulatorSource
 from transforms.stats import lower_tail

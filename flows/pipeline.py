@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from flows.errors import ExportError, ExportFatalError
-from flows.load import LoadResult, land, merge_batch
-from flows.marts import refresh_marts
 from flows.settings import Settings
 from flows.warehouse import Warehouse
+from flows.warehouse.load import LoadResult, land, merge_batch
+from flows.warehouse.marts import refresh_marts
 from sources import ExportSource
 
 __all__ = [

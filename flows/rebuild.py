@@ -2,7 +2,7 @@
 
 The range is split into chunks (a local day by default). An executor extracts and types
 chunks in parallel (`flows.chunks`: threads here, a Prefect task runner in the flow) while
-the caller's thread is the single writer (`flows.writer`), loading them in order under the
+the caller's thread is the single writer (`flows.warehouse.writer`), loading them in order under the
 warehouse's writer guard. Each chunk is recorded, so a rerun is idempotent and `resume`
 skips what is loaded; the watermarks move over history loaded without a gap.
 """
@@ -23,12 +23,12 @@ from typing import Any, Literal, Protocol
 
 from flows.chunks import Chunk, StagedChunk, extract_chunk, plan_chunks
 from flows.clock import hour_end, hour_start, parse_instant
-from flows.concurrency import writing
 from flows.errors import BackfillError
-from flows.marts import refresh_rfm
 from flows.settings import Settings
 from flows.warehouse import Warehouse
-from flows.writer import (
+from flows.warehouse.lock import writing
+from flows.warehouse.marts import refresh_rfm
+from flows.warehouse.writer import (
     ChunkOutcome,
     Hook,
     advance_watermarks,

@@ -9,11 +9,11 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from flows.clock import parse_instant
-from flows.concurrency import writing
-from flows.marts import refresh_rfm
 from flows.report import artifact_key, failure_artifact
 from flows.secrets import run_env
 from flows.settings import Settings, load_settings
+from flows.warehouse.lock import writing
+from flows.warehouse.marts import refresh_rfm
 
 __all__ = ["daily_rfm", "rfm_as_of", "run_rfm"]
 

@@ -24,7 +24,7 @@ from flows.rebuild import BackfillRequest, make_request, plain_backfill
 from flows.settings import Settings, parse_settings
 from flows.shops import Shop, load_shops, run_each
 from flows.warehouse import Warehouse, writer_lock
-from flows.writer import load_chunk
+from flows.warehouse.writer import load_chunk
 from simulator import ShopSpec, Simulator
 from simulator.server import SimulatorServer
 from sources import make_source

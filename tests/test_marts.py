@@ -14,9 +14,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from bench.kpi_refresh import Shop, populate
-from flows.load import land, merge_batch
-from flows.marts import refresh_marts, refresh_rfm
 from flows.warehouse import Warehouse, read_sql
+from flows.warehouse.load import land, merge_batch
+from flows.warehouse.marts import refresh_marts, refresh_rfm
 from sources import JsonPage
 from transforms import MART_SCHEMAS, hour_windows, rfm_base
 from transforms.rfm import RFM_BASE_SCHEMA

@@ -34,10 +34,10 @@ from typer.testing import CliRunner
 
 from flows.backfill import backfill
 from flows.cli import app
-from flows.concurrency import limit_name, warehouse_writer
 from flows.errors import WarehouseBusyError
 from flows.etl import hourly_etl
 from flows.warehouse import Warehouse
+from flows.warehouse.lock import limit_name, warehouse_writer
 from simulator import ShopSpec, Simulator
 from simulator.server import SimulatorServer
 

@@ -10,10 +10,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from flows.marts import refresh_marts
 from flows.rules_runner import evaluate_and_dispatch, evaluate_hour
 from flows.settings import Settings, parse_settings
 from flows.warehouse import Warehouse
+from flows.warehouse.marts import refresh_marts
 from transforms.cancellations import local_days_back
 
 TZ = "Asia/Shanghai"

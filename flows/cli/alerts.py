@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.cli.options import DEFAULT_CONFIG, ConfigOption, TableFormat, app
-from flows.concurrency import writing
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse
+from flows.warehouse.lock import writing
 
 __all__ = ["alerts_app", "list_alerts", "silence", "unsilence"]
 

@@ -20,7 +20,7 @@ from flows.errors import WarehouseBusyError
 
 __all__ = ["SQL_DIR", "Warehouse", "read_sql", "warehouse_holder", "writer_lock"]
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 
 def read_sql(name: str) -> str:

@@ -1,6 +1,6 @@
 """The single writer of a backfill: merge staged chunks into the warehouse, in order.
 
-Each chunk's typed rows (`flows.chunks`) enter core through `flows.load.merge_staged`, the
+Each chunk's typed rows (`flows.chunks`) enter core through `flows.warehouse.load.merge_staged`, the
 same merge as the hourly run's, and the marts they touched are refreshed. With alerts off a
 chunk is one transaction; with `record` or `deliver` it is loaded hour by hour and the rules
 evaluate each hour right after it is loaded, so they see only what the live run would have
@@ -18,10 +18,10 @@ from typing import Any
 import polars as pl
 
 from flows.chunks import Chunk, StagedChunk, batch_id, hour_starts
-from flows.load import LoadResult, merge_staged
-from flows.marts import refresh_marts
 from flows.settings import Settings
 from flows.warehouse import Warehouse
+from flows.warehouse.load import LoadResult, merge_staged
+from flows.warehouse.marts import refresh_marts
 
 __all__ = [
     "ChunkOutcome",
