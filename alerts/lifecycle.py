@@ -29,11 +29,10 @@ from alerts.settings import AlertSettings
 from alerts.silences import Silence, active_silences
 from alerts.store import AlertStore
 
-__all__ = ["INHIBITED_BY_DATA_GAP", "ProcessResult", "process"]
+__all__ = ["ProcessResult", "process"]
 
 # A missing export is never reported as a business drop (DESIGN.md §6): while `data_gap`
 # fires for an hour, these rules neither fire nor resolve for that hour.
-INHIBITED_BY_DATA_GAP = frozenset({"conversion_drop", "cancel_spike"})
 _OPEN = ("pending", "firing")
 _RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 _TIME_COLUMNS = ("active_since", "last_fired_hour", "last_eval_hour", "notified_hour", "ends_at")
@@ -297,11 +296,7 @@ def process(
     hour = _utc(hour, "evaluated hour")
     at = _utc(now, "now") if now is not None else datetime.now(UTC)
     alerts = _dedupe(firing, hour)
-    inhibited = (
-        INHIBITED_BY_DATA_GAP
-        if any(a.alertname == "data_gap" for a in alerts.values())
-        else frozenset()
-    )
+    inhibited = frozenset().union(*(a.inhibits for a in alerts.values()))
     alerts = {fp: a for fp, a in alerts.items() if a.alertname not in inhibited}
 
     def ran(alertname: str) -> bool:

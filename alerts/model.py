@@ -41,6 +41,8 @@ class Alert:
     hour: datetime
     impact: float = 0.0
     for_hours: int | None = field(default=None, compare=False)
+    # alertnames this alert holds back in the same hour (a data gap is not a business drop)
+    inhibits: frozenset[str] = field(default_factory=frozenset, compare=False)
 
     def __post_init__(self) -> None:
         if not self.alertname:

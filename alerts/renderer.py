@@ -16,11 +16,11 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from alerts.catalog import alert_title, label_name, word
 from alerts.errors import TemplateError
 from alerts.markup import finalizer, truncate_utf8, utf8_len
 from alerts.message import Message, MessageAlert, order_alerts
 from alerts.settings import AlertSettings
+from i18n import label_name, word
 
 __all__ = ["BUILTIN_TEMPLATES", "FORMATS", "Renderer"]
 
@@ -30,12 +30,6 @@ FORMATS = ("markdown", "slack", "text", "html", "subject")
 _CURRENCY_SYMBOLS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
 _RATIO_METRICS = {"conversion_rate", "bounce_rate", "cancel_rate"}
 _MONEY_METRICS = {"gmv", "aov", "refund_amount"}
-_UNIT_BY_ALERT = {
-    "conversion_drop": "ratio",
-    "cancel_spike": "ratio",
-    "low_stock_promo": "count",
-    "data_gap": "count",
-}
 
 
 def _number(text: str) -> float | None:
@@ -51,6 +45,7 @@ class Renderer:
 
     def __init__(self, settings: AlertSettings) -> None:
         self.shop = settings.shop
+        self._title = settings.alert_title
         self.alerting = settings.alerting
         search = [BUILTIN_TEMPLATES]
         if settings.alerting.templates is not None:
@@ -110,7 +105,7 @@ class Renderer:
             return "ratio"
         if metric in _MONEY_METRICS:
             return "currency"
-        return _UNIT_BY_ALERT.get(alert.alertname, "")
+        return ""
 
     def quantity(self, text: str, unit: str, locale: str) -> str:
         """A value as people read it: 3.2%, ¥1,234, 1,200, 5.5 h; non-numbers unchanged."""
@@ -148,7 +143,7 @@ class Renderer:
         causes = [line.strip() for line in notes.get("root_cause", "").splitlines() if line.strip()]
         return {
             "alertname": alert.alertname,
-            "title": alert_title(alert.alertname, locale),
+            "title": self._title(alert.alertname, locale),
             "status": alert.status,
             "status_label": word(alert.status, locale),
             "notice": alert.notice,
@@ -157,7 +152,7 @@ class Renderer:
             else "",
             "severity": alert.severity,
             "severity_label": word(alert.severity, locale),
-            "summary": notes.get("summary", "") or alert_title(alert.alertname, locale),
+            "summary": notes.get("summary", "") or self._title(alert.alertname, locale),
             "description": notes.get("description", ""),
             "value": self.quantity(value, unit, locale) if value else "",
             "baseline": self.quantity(baseline, unit, locale) if baseline else "",
@@ -192,7 +187,7 @@ class Renderer:
             groups.append(
                 {
                     "alertname": alertname,
-                    "title": alert_title(alertname, locale),
+                    "title": self._title(alertname, locale),
                     "count": len(members),
                     "firing": sum(a.status == "firing" for a in members),
                     "resolved": sum(a.status == "resolved" for a in members),

@@ -112,3 +112,7 @@ class AlertSettings(Protocol):
 
     @property
     def alerting(self) -> AlertingSettings: ...
+
+    def alert_title(self, alertname: str, locale: str) -> str:
+        """The human title of an alertname in the locale (the name itself when it has none)."""
+        ...

@@ -22,10 +22,10 @@ from flows.settings import Settings
 from flows.warehouse import Warehouse, read_sql
 from flows.warehouse.load import WINDOW_FIELDS, land
 from sources import make_source
+from transforms.time import HOUR
 
 __all__ = ["DIMENSIONS", "Chunk", "StagedChunk", "extract_chunk", "hour_starts", "plan_chunks"]
 
-HOUR = timedelta(hours=1)
 DIMENSIONS = ("products", "promotions")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,13 +21,14 @@ from zoneinfo import ZoneInfo
 import jinja2
 import polars as pl
 
-from alerts.catalog import alert_title, label_name, word
 from alerts.status import alert_rows
 from flows.settings import Settings
 from flows.warehouse import Warehouse, read_sql
+from i18n import dashboard_labels, label_name, word
+from transforms.rules import low_stock_promo
+from transforms.time import HOUR
 
 __all__ = [
-    "LABELS",
     "Chart",
     "DashboardData",
     "DashboardView",
@@ -38,125 +40,8 @@ __all__ = [
 ]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-HOUR = timedelta(hours=1)
 TABLE_ROWS = 15
 
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Shop dashboard",
-        "latest_hour": "Latest hour",
-        "generated": "Generated",
-        "in_promo": "promotion running",
-        "no_data": "No KPI hours in the warehouse yet: run `shoppulse run` first.",
-        "vs_yesterday": "vs yesterday",
-        "pp": "pp",
-        "yesterday": "yesterday",
-        "gmv": "GMV",
-        "visitors": "Visitors",
-        "conversion_rate": "Conversion rate",
-        "aov": "Avg. order value",
-        "bounce_rate": "Bounce rate",
-        "cart_fav": "Add-to-cart + favorites",
-        "trends": "Last {n} hours",
-        "this_period": "last {n} h",
-        "day_earlier": "a day earlier",
-        "promo_hours": "promotion hours",
-        "by_source": "By traffic source",
-        "source": "source",
-        "share": "visitor share",
-        "buyers": "buyers",
-        "paid_orders": "orders",
-        "stock": "Stock cover of promotion SKUs",
-        "as_of": "as of",
-        "sku": "SKU",
-        "product": "product",
-        "promotion": "promotion",
-        "available": "available",
-        "safety_stock": "safety stock",
-        "velocity": "units/h",
-        "cover": "cover",
-        "stockout": "projected sell-out",
-        "promo_window": "promotion window",
-        "sells_out_early": "sells out before the promotion ends",
-        "note": "note",
-        "alerts": "Open alerts",
-        "severity": "severity",
-        "alert": "alert",
-        "scope": "scope",
-        "summary": "summary",
-        "since": "since",
-        "status": "status",
-        "message": "message",
-        "silenced": "silenced",
-        "shop": "shop",
-        "keywords": "Top search keywords",
-        "keyword": "keyword",
-        "impressions": "impressions",
-        "clicks": "clicks",
-        "click_rate": "click rate",
-        "none": "None.",
-        "out of stock": "out of stock",
-        "no sales in the last 24 h: cover unbounded": "no sales in 24 h",
-        "no inventory snapshot": "no inventory snapshot",
-    },
-    "zh-CN": {
-        "title": "店铺实时看板",
-        "latest_hour": "最新时段",
-        "generated": "生成时间",
-        "in_promo": "活动进行中",
-        "no_data": "数仓中还没有 KPI 数据：请先运行 `shoppulse run`。",
-        "vs_yesterday": "较昨日同时段",
-        "pp": "个百分点",
-        "yesterday": "昨日",
-        "gmv": "支付金额",
-        "visitors": "访客数",
-        "conversion_rate": "支付转化率",
-        "aov": "客单价",
-        "bounce_rate": "跳失率",
-        "cart_fav": "收藏加购",
-        "trends": "近 {n} 小时",
-        "this_period": "近 {n} 小时",
-        "day_earlier": "前一日",
-        "promo_hours": "活动时段",
-        "by_source": "流量来源",
-        "source": "来源",
-        "share": "访客占比",
-        "buyers": "支付买家数",
-        "paid_orders": "支付订单数",
-        "stock": "活动商品库存可售时长",
-        "as_of": "统计时间",
-        "sku": "商品",
-        "product": "商品名称",
-        "promotion": "活动",
-        "available": "可售库存",
-        "safety_stock": "安全库存",
-        "velocity": "件/小时",
-        "cover": "可售时长",
-        "stockout": "预计售罄时间",
-        "promo_window": "活动时间",
-        "sells_out_early": "活动结束前售罄",
-        "note": "备注",
-        "alerts": "未关闭告警",
-        "severity": "级别",
-        "alert": "告警",
-        "scope": "范围",
-        "summary": "摘要",
-        "since": "开始时间",
-        "status": "状态",
-        "message": "消息",
-        "silenced": "已静默",
-        "shop": "全店",
-        "keywords": "热门搜索关键词",
-        "keyword": "关键词",
-        "impressions": "展现量",
-        "clicks": "点击量",
-        "click_rate": "点击率",
-        "none": "暂无。",
-        "out of stock": "已售罄",
-        "no sales in the last 24 h: cover unbounded": "24 小时无销售",
-        "no inventory snapshot": "无库存快照",
-    },
-}
 
 _CURRENCY = {"CNY": "¥", "JPY": "¥", "USD": "$", "HKD": "HK$", "EUR": "€", "GBP": "£"}
 # tile -> (how it is formatted, whether a rise is good news)
@@ -216,7 +101,7 @@ class Chart:
 @dataclass(frozen=True)
 class DashboardView:
     lang: str
-    t: dict[str, str]
+    t: Mapping[str, str]
     shop: str
     hour_text: str
     tz_text: str
@@ -322,7 +207,7 @@ def _measure(row: dict[str, Any] | None, key: str) -> float | None:
 
 
 def _tile(
-    key: str, now: dict[str, Any], before: dict[str, Any] | None, fmt: _Fmt, t: dict[str, str]
+    key: str, now: dict[str, Any], before: dict[str, Any] | None, fmt: _Fmt, t: Mapping[str, str]
 ) -> Tile:
     kind, rise_is_good = _TILES[key]
     value, base = _measure(now, key), _measure(before, key)
@@ -378,7 +263,7 @@ def _chart(
     slots: list[datetime],
     by_hour: dict[datetime, dict[str, Any]],
     fmt: _Fmt,
-    t: dict[str, str],
+    t: Mapping[str, str],
 ) -> Chart:
     # about the size it is drawn at in three columns of a 1280 px window, so text stays legible
     width, height = 390, 170
@@ -452,7 +337,7 @@ def _source_rows(frame: pl.DataFrame, fmt: _Fmt) -> list[dict[str, str]]:
 
 
 def _stock_rows(
-    frame: pl.DataFrame, fmt: _Fmt, t: dict[str, str], min_cover: float
+    frame: pl.DataFrame, fmt: _Fmt, t: Mapping[str, str], min_cover: float
 ) -> list[dict[str, str]]:
     rows = []
     for r in frame.to_dicts():
@@ -485,13 +370,15 @@ def _stock_rows(
     return rows
 
 
-def _alert_rows(alerts: list[dict[str, Any]], fmt: _Fmt, t: dict[str, str]) -> list[dict[str, str]]:
+def _alert_rows(
+    alerts: list[dict[str, Any]], fmt: _Fmt, t: Mapping[str, str], settings: Settings
+) -> list[dict[str, str]]:
     locale = fmt.locale
     return [
         {
             "severity": word(a["severity"], locale),
             "severity_key": a["severity"],
-            "alert": alert_title(a["alertname"], locale),
+            "alert": settings.alert_title(a["alertname"], locale),
             "scope": ", ".join(f"{label_name(k, locale)}: {v}" for k, v in a["labels"].items())
             or t["shop"],
             "summary": a["summary"],
@@ -524,7 +411,8 @@ def build_view(
 ) -> DashboardView:
     """The dashboard's view model: display strings and chart geometry, from frames alone."""
     tz, locale = settings.shop.tz, settings.shop.locale
-    t = LABELS[locale]
+    stock_rule: low_stock_promo.LowStockPromoSettings = settings.rules.of(low_stock_promo.ALERTNAME)
+    t = dashboard_labels(locale)
     fmt = _Fmt(locale, settings.alerting.currency, tz)
     by_hour = {r["hour"]: r for r in data.kpis.to_dicts()}
     latest = data.kpis["hour"].max() if data.kpis.height else None
@@ -536,8 +424,8 @@ def build_view(
         "generated": fmt.local(generated_at, "%Y-%m-%d %H:%M"),
         "trends_title": t["trends"].format(n=hours),
         "legend_now": t["this_period"].format(n=hours),
-        "alerts": _alert_rows(data.alerts, fmt, t),
-        "stock": _stock_rows(data.stock, fmt, t, settings.rules.low_stock_promo.min_cover_hours),
+        "alerts": _alert_rows(data.alerts, fmt, t, settings),
+        "stock": _stock_rows(data.stock, fmt, t, stock_rule.min_cover_hours),
         "stock_as_of": fmt.local(data.stock_as_of, "%Y-%m-%d %H:%M"),
         "keywords": _keyword_rows(data.keywords, fmt),
         "keyword_day": "" if data.keyword_day is None else data.keyword_day.isoformat(),

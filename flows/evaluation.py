@@ -43,7 +43,16 @@ from flows.warehouse import Warehouse, read_sql
 from flows.warehouse.marts import refresh_marts
 from simulator import Incident, ShopSpec, Simulator
 from sources.simulated import SimulatorSource
+from transforms.rules import RULES as RULE_REGISTRY
+from transforms.rules import (
+    cancel_spike,
+    conversion_drop,
+    data_gap,
+    low_stock_promo,
+    promo_audit,
+)
 from transforms.stats import lower_tail
+from transforms.time import HOUR
 
 __all__ = [
     "BASELINES",
@@ -58,11 +67,10 @@ __all__ = [
     "zscore_alerts",
 ]
 
-HOUR = timedelta(hours=1)
-RULES = ("conversion_drop", "low_stock_promo", "cancel_spike", "data_gap", "promo_audit")
+RULES = tuple(r.alertname for r in RULE_REGISTRY)
 BASELINES = ("static", "zscore", "oracle")
 # how early before an incident's start, and how late after its end, an alert still counts
-LEAD = {"low_stock_promo": timedelta(hours=6), "promo_audit": timedelta(hours=2)}
+LEAD = {low_stock_promo.ALERTNAME: timedelta(hours=6), promo_audit.ALERTNAME: timedelta(hours=2)}
 GRACE = timedelta(hours=2)
 WEEK_HOURS = 168
 
@@ -264,7 +272,7 @@ def _credits(sent: Sent, incident: Incident) -> bool:
         return True
     source = incident.labels.get("source")
     return (
-        incident.alertname == "conversion_drop"
+        incident.alertname == conversion_drop.ALERTNAME
         and source is not None
         and set(incident.labels) == {"source"}
         and not sent.labels
@@ -336,7 +344,7 @@ def score(
                 _covers(alert, i)
                 or _credits(alert, i)
                 # a source's drop lowers the shop's conversion too
-                or (alert.alertname == "conversion_drop" and not alert.labels)
+                or (alert.alertname == conversion_drop.ALERTNAME and not alert.labels)
             )
             for i in live
         )
@@ -356,7 +364,7 @@ def _episodes(firing: pl.DataFrame) -> list[Sent]:
     for hour, source in frame.select("hour", "source").iter_rows():
         previous = last.get(source)
         if previous is None or hour - previous > HOUR:
-            out.append(Sent("conversion_drop", {"source": source} if source else {}, hour))
+            out.append(Sent(conversion_drop.ALERTNAME, {"source": source} if source else {}, hour))
         last[source] = hour
     return out
 
@@ -449,8 +457,8 @@ def oracle_alerts(
     best: tuple[list[Sent], float] = ([], 0.0)
     for alpha in np.logspace(-14, -0.3, 160):
         sent = _episodes(pvalues.filter(pl.col("p_value") < alpha))
-        scores, _ = score(sent, truth, start, end, rules=("conversion_drop",))
-        if scores["conversion_drop"].fp > fp:
+        scores, _ = score(sent, truth, start, end, rules=(conversion_drop.ALERTNAME,))
+        if scores[conversion_drop.ALERTNAME].fp > fp:
             break
         best = (sent, float(alpha))
     return best
@@ -472,7 +480,7 @@ def goals(
     hours: int,
 ) -> dict[str, Any]:
     """The measurements issue 7's goals speak of, on this replay."""
-    drops = [i for i in incidents if i["alertname"] == "conversion_drop"]
+    drops = [i for i in incidents if i["alertname"] == conversion_drop.ALERTNAME]
     moderate = [
         i
         for i in drops
@@ -489,7 +497,7 @@ def goals(
     stockouts = [
         i
         for i in incidents
-        if i["alertname"] == "low_stock_promo" and i["details"].get("sold_out_at")
+        if i["alertname"] == low_stock_promo.ALERTNAME and i["details"].get("sold_out_at")
     ]
 
     def lead(i: dict[str, Any]) -> float | None:
@@ -500,11 +508,11 @@ def goals(
         return (sold - (first + HOUR)) / HOUR
 
     leads = [lead(i) for i in stockouts]
-    gaps = [i for i in truth if i.alertname == "data_gap"]
+    gaps = [i for i in truth if i.alertname == data_gap.ALERTNAME]
     gap_alerts = [
         a
         for a in sent
-        if a.alertname in ("conversion_drop", "cancel_spike")
+        if a.alertname in (conversion_drop.ALERTNAME, cancel_spike.ALERTNAME)
         and any(g.start.astimezone(UTC) <= a.hour < g.end.astimezone(UTC) + HOUR for g in gaps)
     ]
     delays = [i["delay_hours"] for i in moderate if i["delay_hours"] is not None]
@@ -578,15 +586,15 @@ def evaluate_scenario(
             wh.close()
     truth = sim.truth()
     rules, incidents = score(sent, truth, start, end)
-    ours = rules["conversion_drop"]
-    static, _ = score(static_alerts(hourly, start), truth, start, end, ("conversion_drop",))
+    ours = rules[conversion_drop.ALERTNAME]
+    static, _ = score(static_alerts(hourly, start), truth, start, end, (conversion_drop.ALERTNAME,))
     zscore, _ = score(
-        zscore_alerts(hourly, start, spec.timezone), truth, start, end, ("conversion_drop",)
+        zscore_alerts(hourly, start, spec.timezone), truth, start, end, (conversion_drop.ALERTNAME,)
     )
     oracle_sent, alpha = oracle_alerts(
         oracle_pvalues(hourly, sim, start), truth, start, end, ours.fp
     )
-    oracle, _ = score(oracle_sent, truth, start, end, ("conversion_drop",))
+    oracle, _ = score(oracle_sent, truth, start, end, (conversion_drop.ALERTNAME,))
     measured = goals(incidents, sent, truth, int((end - start) / HOUR))
     measured["oracle_alpha"] = alpha
     measured["false_alerts"] = sum(s.fp for s in rules.values())
@@ -600,9 +608,9 @@ def evaluate_scenario(
         truth=truth,
         rules=rules,
         baselines={
-            "static": static["conversion_drop"],
-            "zscore": zscore["conversion_drop"],
-            "oracle": oracle["conversion_drop"],
+            "static": static[conversion_drop.ALERTNAME],
+            "zscore": zscore[conversion_drop.ALERTNAME],
+            "oracle": oracle[conversion_drop.ALERTNAME],
         },
         goals=measured,
         incidents=incidents,
@@ -633,10 +641,10 @@ def format_report(evaluation: Evaluation) -> str:
         )
 
     lines += [row(name, s) for name, s in e.rules.items()]
-    lines += ["", "conversion_drop against other detectors:"]
-    lines.append(row("ours", e.rules["conversion_drop"]))
+    lines += ["", f"{conversion_drop.ALERTNAME} against other detectors:"]
+    lines.append(row("ours", e.rules[conversion_drop.ALERTNAME]))
     lines += [row(name, s) for name, s in e.baselines.items()]
-    ours, limit = e.rules["conversion_drop"].recall, e.baselines["oracle"].recall
+    ours, limit = e.rules[conversion_drop.ALERTNAME].recall, e.baselines["oracle"].recall
     if ours is not None and limit:
         lines.append(f"our recall / oracle recall: {ours / limit:.2f}")
     g = e.goals

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -37,6 +37,7 @@ from flows.warehouse.writer import (
     loaded_spans,
     record_chunk,
 )
+from transforms.time import HOUR
 
 __all__ = [
     "ALERT_MODES",
@@ -53,7 +54,6 @@ __all__ = [
     "progress_listener",
 ]
 
-HOUR = timedelta(hours=1)
 ALERT_MODES = ("off", "record", "deliver")
 AlertMode = Literal["off", "record", "deliver"]
 

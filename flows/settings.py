@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
 )
 
@@ -27,12 +28,10 @@ from alerts.settings import (
 )
 from flows.errors import ConfigError
 from sources.settings import SourceSettings
-from transforms.thresholds import METRICS
+from transforms.rules import RULES, ThresholdRule, alert_titles
 
 __all__ = [
     "ChannelSettings",
-    "ConversionDropSettings",
-    "LowStockPromoSettings",
     "RouteSettings",
     "RulesSettings",
     "Settings",
@@ -77,66 +76,39 @@ class WarehouseSettings(_Strict):
     lock_timeout_seconds: float = Field(default=600.0, ge=0)
 
 
-class ConversionDropSettings(_Strict):
-    min_drop: float = Field(default=0.25, gt=0, lt=1)
-    min_visitors: int = Field(default=100, ge=0)
-    baseline_days: int = Field(default=14, ge=2, le=60)
-    alpha: float = Field(default=0.001, gt=0, lt=0.5)
+class _RulesBase(_Strict):
+    """`rules:`: one section per rule of the registry, and the user threshold rules."""
 
-
-class LowStockPromoSettings(_Strict):
-    lookahead_hours: int = Field(default=24, ge=0)
-    min_cover_hours: float = Field(default=2.0, ge=0)
-    velocity_hours: int = Field(default=6, ge=1)
-    # expected sales multiplier per promotion kind before a promotion's own sales are seen
-    # (transforms.stockout.DEFAULT_UPLIFT fills the kinds not given)
-    uplift: dict[str, float] = Field(default_factory=dict)
-
-
-class CancelSpikeSettings(_Strict):
-    min_ratio: float = Field(default=2.0, gt=1)
-    min_lines: int = Field(default=30, ge=1)
-
-
-class PromoAuditSettings(_Strict):
-    price_floor_ratio: float | None = Field(default=None, gt=0, le=1)
-
-
-class ThresholdRule(_Strict):
-    name: str
-    metric: str
-    op: Literal[">", ">=", "<", "<=", "==", "!="]
-    value: float
-    scope: Literal["shop", "source", "sku"] = "shop"
-    during_promo: bool | None = None
-    min_visitors: int = 0
-    for_hours: int = Field(default=1, ge=1)
-    severity: Literal["info", "warning", "critical"] = "warning"
-
-    @field_validator("metric")
-    @classmethod
-    def _known_metric(cls, value: str) -> str:
-        if value not in METRICS:
-            raise ValueError(f"unknown metric {value!r} (known: {', '.join(METRICS)})")
-        return value
-
-
-class RulesSettings(_Strict):
-    conversion_drop: ConversionDropSettings = ConversionDropSettings()
-    low_stock_promo: LowStockPromoSettings = LowStockPromoSettings()
-    cancel_spike: CancelSpikeSettings = CancelSpikeSettings()
-    promo_audit: PromoAuditSettings = PromoAuditSettings()
     thresholds: tuple[ThresholdRule, ...] = ()
+
+    def of(self, alertname: str) -> Any:
+        """The settings of the built-in rule named `alertname`."""
+        return getattr(self, alertname)
+
+
+if TYPE_CHECKING:
+    RulesSettings = _RulesBase
+else:
+    # one field per registered rule, its settings model and defaults
+    RulesSettings = create_model(
+        "RulesSettings",
+        __base__=_RulesBase,
+        **{r.alertname: (r.settings, r.settings()) for r in RULES},
+    )
 
 
 class Settings(_Strict):
     shop: ShopSettings
     source: SourceSettings
     warehouse: WarehouseSettings
-    rules: RulesSettings = RulesSettings()
+    rules: RulesSettings = Field(default_factory=RulesSettings)
     channels: tuple[ChannelSettings, ...] = ()
     routes: tuple[RouteSettings, ...] = ()
     alerting: AlertingSettings = AlertingSettings()
+
+    def alert_title(self, alertname: str, locale: str) -> str:
+        """The human title of an alert; user threshold rules keep their configured name."""
+        return alert_titles(locale).get(alertname, alertname)
 
     def model_post_init(self, __context: Any) -> None:
         names = [c.name for c in self.channels]

@@ -149,7 +149,11 @@ def test_escalation_notifies_before_repeat_interval(tmp_path: Path, warehouse: A
 def test_data_gap_inhibits_business_drops_for_the_hour(tmp_path: Path, warehouse: Any) -> None:
     settings = alert_settings(tmp_path, file_channels(tmp_path, "ops"))
     process(warehouse, settings, hour(0), [make_alert(hour(0))], now=NOW)
-    gap = make_alert(hour(1), "data_gap", "critical", dataset="orders")
+    # the gap alert names what it holds back, as the data_gap rule's candidate does
+    gap = dataclasses.replace(
+        make_alert(hour(1), "data_gap", "critical", dataset="orders"),
+        inhibits=frozenset({"conversion_drop", "cancel_spike"}),
+    )
     drop = make_alert(hour(1), "conversion_drop", source="ads")
     result = process(warehouse, settings, hour(1), [gap, drop], now=NOW)
     names = {

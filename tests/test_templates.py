@@ -27,6 +27,7 @@ ALERTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
             "baseline": "0.034",
             "root_cause": "search: 120 missing buyers\nSKU1007: 40 missing buyers",
             "action": "Check search ranking",
+            "unit": "ratio",
         },
     ),
     "low_stock_promo": (
@@ -37,13 +38,23 @@ ALERTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
             "value": "64",
             "baseline": "10",
             "action": "Restock or switch to presale",
+            "unit": "count",
         },
     ),
     "cancel_spike": (
         {"promo_id": "P-FULL-1"},
-        {"summary": "Cancel rate 31%", "value": "0.31", "baseline": "0.05", "description": ""},
+        {
+            "summary": "Cancel rate 31%",
+            "value": "0.31",
+            "baseline": "0.05",
+            "description": "",
+            "unit": "ratio",
+        },
     ),
-    "data_gap": ({"dataset": "orders"}, {"summary": "orders export failed", "value": "0"}),
+    "data_gap": (
+        {"dataset": "orders"},
+        {"summary": "orders export failed", "value": "0", "unit": "count"},
+    ),
     "promo_audit": (
         {"promo_id": "P-FLASH-1", "sku_id": "SKU1007"},
         {"summary": "Promo price under the 90-day lowest", "value": "79.0", "unit": "currency"},

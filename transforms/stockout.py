@@ -31,7 +31,6 @@ __all__ = [
 ]
 
 TS = pl.Datetime("us", "UTC")
-HOUR = timedelta(hours=1)
 
 # What a promotion of each kind usually multiplies a promoted SKU's sales by, before any
 # sales of the promotion itself are seen. Settings override these per shop.

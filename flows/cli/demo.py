@@ -19,6 +19,7 @@ from flows.warehouse import Warehouse
 from simulator import Simulator
 from simulator.server import SimulatorServer
 from sources import make_source
+from transforms.rules import conversion_drop, low_stock_promo
 
 __all__ = ["DEMO_TOKEN", "demo", "demo_config", "replay_end", "run_demo"]
 
@@ -34,8 +35,8 @@ def demo_config(directory: Path, base_url: str, timezone: str) -> Path:
         "source": {"kind": "http", "base_url": base_url, "token": DEMO_TOKEN, "lookback_hours": 48},
         "warehouse": {"path": "demo-shop.duckdb", "lock_timeout_seconds": 60},
         "rules": {
-            "conversion_drop": {"min_drop": 0.25, "min_visitors": 100, "baseline_days": 14},
-            "low_stock_promo": {"lookahead_hours": 24, "min_cover_hours": 2},
+            conversion_drop.ALERTNAME: {"min_drop": 0.25, "min_visitors": 100, "baseline_days": 14},
+            low_stock_promo.ALERTNAME: {"lookahead_hours": 24, "min_cover_hours": 2},
             "thresholds": [
                 {
                     "name": "high_bounce",

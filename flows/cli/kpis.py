@@ -14,25 +14,26 @@ from rich.table import Table
 from flows.cli.options import DEFAULT_CONFIG, ConfigOption, Format, app, echo_json, settings_from
 from flows.settings import Settings
 from flows.warehouse import Warehouse
+from i18n import kpi_headers
 
 __all__ = ["SHOWN", "kpis", "recent_kpis", "render_kpis", "wide_console"]
 
-# column -> header; the full row is in --format csv/json
-SHOWN = {
-    "hour": "hour",
-    "visitors": "visitors",
-    "buyers": "buyers",
-    "conversion_rate": "conv",
-    "gmv": "gmv",
-    "aov": "aov",
-    "paid_orders": "orders",
-    "bounce_rate": "bounce",
-    "add_to_cart": "cart",
-    "favorites": "fav",
-    "cancel_rate": "cancel",
-    "refund_amount": "refunds",
-    "in_promo": "promo",
-}
+# the columns shown, in order; the full row is in --format csv/json
+SHOWN = (
+    "hour",
+    "visitors",
+    "buyers",
+    "conversion_rate",
+    "gmv",
+    "aov",
+    "paid_orders",
+    "bounce_rate",
+    "add_to_cart",
+    "favorites",
+    "cancel_rate",
+    "refund_amount",
+    "in_promo",
+)
 
 
 def recent_kpis(settings: Settings, hours: int) -> list[dict[str, Any]]:
@@ -61,11 +62,16 @@ def _cell(name: str, value: Any) -> str:
     return str(value)
 
 
-def render_kpis(rows: list[dict[str, Any]], title: str, console: Console | None = None) -> None:
-    """Print KPI rows as a table on the terminal."""
+def render_kpis(
+    rows: list[dict[str, Any]], title: str, console: Console | None = None, locale: str = "en"
+) -> None:
+    """Print KPI rows as a table on the terminal, headed in the shop's language."""
+    headers = kpi_headers(locale)
     table = Table(title=title, pad_edge=False, box=None, header_style="bold")
-    for name, header in SHOWN.items():
-        table.add_column(header, justify="left" if name == "hour" else "right", no_wrap=True)
+    for name in SHOWN:
+        table.add_column(
+            headers.get(name, name), justify="left" if name == "hour" else "right", no_wrap=True
+        )
     for row in rows:
         table.add_row(*(_cell(n, row.get(n)) for n in SHOWN))
     (console or wide_console()).print(table)
@@ -92,4 +98,6 @@ def kpis(
         writer.writeheader()
         writer.writerows(rows)
     else:
-        render_kpis(rows, title=f"{settings.shop.name} — last {hours} hours")
+        render_kpis(
+            rows, title=f"{settings.shop.name} — last {hours} hours", locale=settings.shop.locale
+        )

@@ -21,6 +21,7 @@ from transforms import (
     stock_cover,
 )
 from transforms.rfm import RFM_BASE_SCHEMA, RFM_DAYS
+from transforms.time import HOUR
 
 __all__ = [
     "affected_days",
@@ -30,7 +31,6 @@ __all__ = [
     "refresh_stock_cover",
 ]
 
-HOUR = timedelta(hours=1)
 VELOCITY_HOURS = 24
 LOOKAHEAD_HOURS = 24
 # an inventory snapshot older than this is not the SKU's stock any more

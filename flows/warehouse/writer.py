@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -22,6 +22,7 @@ from flows.settings import Settings
 from flows.warehouse import Warehouse
 from flows.warehouse.load import LoadResult, merge_staged
 from flows.warehouse.marts import refresh_marts
+from transforms.time import HOUR
 
 __all__ = [
     "ChunkOutcome",
@@ -33,7 +34,6 @@ __all__ = [
     "record_chunk",
 ]
 
-HOUR = timedelta(hours=1)
 Hook = Callable[..., Any]
 
 

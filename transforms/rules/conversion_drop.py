@@ -1,0 +1,188 @@
+"""conversion_drop: conversion in this hour, for the shop and each traffic source, is really
+below its usual level (DESIGN.md §6). The statistics live in `transforms.conversion`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import polars as pl
+from pydantic import Field
+
+from transforms.cancellations import local_days_back
+from transforms.conversion import (
+    PROMO_STATE,
+    conversion_drop,
+    conversion_scores,
+    sku_breakdown,
+    source_breakdown,
+)
+from transforms.rules.base import Candidate, Context, Hour, Rule, RuleSettings, utc
+from transforms.rules.words import is_zh, num, pct
+from transforms.time import HOUR
+
+__all__ = ["ALERTNAME", "RULE", "ConversionDropSettings"]
+
+ALERTNAME = "conversion_drop"
+Row = Mapping[str, Any]
+
+
+class ConversionDropSettings(RuleSettings):
+    """`rules.conversion_drop`: how large, how certain and at what volume a drop alerts."""
+
+    min_drop: float = Field(default=0.25, gt=0, lt=1)
+    min_visitors: int = Field(default=100, ge=0)
+    baseline_days: int = Field(default=14, ge=2, le=60)
+    alpha: float = Field(default=0.001, gt=0, lt=0.5)
+
+
+def _hourly(ctx: Context, settings: ConversionDropSettings) -> pl.DataFrame:
+    """The baseline days' KPI rows (shop and sources) followed by the evaluated hour's."""
+    h = ctx.hour
+    history = utc(
+        ctx.read(
+            "rules_kpi_history",
+            {
+                "start": h.start - timedelta(days=settings.baseline_days + 1),
+                "end": h.start,
+                "as_of": h.end,
+            },
+        ),
+        "hour",
+    )
+    columns = ["hour", "source", "visitors", "buyers", "gmv", "in_promo", PROMO_STATE]
+    current = ctx.shared.current
+    now = pl.concat(
+        [
+            current["shop"].with_columns(source=pl.lit(None, dtype=pl.String)).select(columns),
+            current["source"].select(columns),
+        ]
+    )
+    return pl.concat([history.select(columns), now.select(columns)], how="vertical_relaxed")
+
+
+def _sku_causes(ctx: Context, h: Hour, row: Row, baseline_days: int) -> list[dict[str, Any]]:
+    """The SKUs that account for most of a drop's missing buyers, in the drop's scope."""
+    run = int(row["run_hours"])
+    window = [h.start - HOUR * i for i in range(run)]
+    baseline = [local_days_back(w, d, h.tz) for w in window for d in range(1, baseline_days + 1)]
+    wanted = window + baseline
+    rows = utc(
+        ctx.read("rules_sku_source_hours", {"hours": wanted, "start": min(wanted), "end": h.end}),
+        "hour",
+    )
+    return sku_breakdown(
+        rows, pl.Series(window).cast(pl.Datetime("us", "UTC")), row["source"]
+    ).to_dicts()
+
+
+def evaluate(ctx: Context) -> list[Candidate]:
+    """Drops in the evaluated hour's windows, each with its root cause by source and SKU."""
+    settings: ConversionDropSettings = ctx.rules.of(ALERTNAME)
+    h = ctx.hour
+    hours = pl.Series("hour", [h.start], dtype=pl.Datetime("us", "UTC"))
+    scores = conversion_scores(
+        _hourly(ctx, settings),
+        hours,
+        h.tz,
+        baseline_days=settings.baseline_days,
+        min_drop=settings.min_drop,
+    )
+    found = conversion_drop(
+        scores,
+        min_drop=settings.min_drop,
+        min_visitors=settings.min_visitors,
+        alpha=settings.alpha,
+    )
+    out = []
+    for row in found.to_dicts():
+        width = min(int(row["run_hours"]), max(scores.get_column("window_hours")))
+        sources = (
+            source_breakdown(scores, h.start, width).to_dicts() if row["source"] is None else []
+        )
+        skus = _sku_causes(ctx, h, row, settings.baseline_days)
+        out.append(_candidate(row, sources=sources, skus=skus, locale=ctx.locale))
+    return out
+
+
+def _candidate(
+    row: Row,
+    *,
+    sources: Sequence[Row] = (),
+    skus: Sequence[Row] = (),
+    locale: str = "en",
+) -> Candidate:
+    """conversion_drop for one scope; `sources`/`skus`: the root cause, largest first
+    (each with `source` or `sku_id`, `missing_buyers`, `share`)."""
+    source = row["source"]
+    labels = {"source": source} if source else {}
+    drop, window = row["drop"], row["window_hours"]
+    where = (
+        (f"来源 {source} " if source else "全店")
+        if is_zh(locale)
+        else (f"source {source}" if source else "shop")
+    )
+    if is_zh(locale):
+        summary = f"{where}支付转化率下降 {pct(drop)}（近 {window} 小时）"
+        description = (
+            f"支付转化率 {pct(row['window_rate'])}，基线 {pct(row['window_baseline_rate'])}"
+            f"（前 {row['baseline_hours']} 天同一时段）；"
+            f"约少了 {row['missing_buyers']:.0f} 位买家，"
+            f"p={row['p_value']:.1e}。"
+        )
+        action = "检查该来源的落地页、价格、库存和支付链路；确认投放与搜索排名是否变化。"
+        cause_lines = [
+            f"来源 {s['source']}：少 {s['missing_buyers']:.0f} 位买家（{pct(s['share'])}）"
+            for s in sources[:3]
+        ] + [
+            f"商品 {s['sku_id']}：少 {s['missing_buyers']:.0f} 位买家（{pct(s['share'])}）"
+            for s in skus[:3]
+        ]
+    else:
+        summary = f"Conversion down {pct(drop)} in {where} over the last {window} h"
+        description = (
+            f"Conversion {pct(row['window_rate'])} against a baseline of"
+            f" {pct(row['window_baseline_rate'])} (same hour, {row['baseline_hours']} previous"
+            f" days); about {row['missing_buyers']:.0f} buyers missing, p={row['p_value']:.1e}."
+        )
+        action = (
+            "Check landing pages, prices, stock and checkout for this traffic; compare ad"
+            " delivery and search ranking with yesterday."
+        )
+        cause_lines = [
+            f"source {s['source']}: {s['missing_buyers']:.0f} buyers missing ({pct(s['share'])})"
+            for s in sources[:3]
+        ] + [
+            f"SKU {s['sku_id']}: {s['missing_buyers']:.0f} buyers missing ({pct(s['share'])})"
+            for s in skus[:3]
+        ]
+    annotations = {
+        "summary": summary,
+        "description": description,
+        "value": num(row["conversion_rate"]),
+        "baseline": num(row["baseline_rate"]),
+        "unit": "ratio",
+        "metric": "conversion_rate",
+        "action": action,
+        "root_cause": "\n".join(cause_lines),
+        "drop": num(drop, 4),
+        "window_hours": str(window),
+        "p_value": num(row["p_value"], 3),
+        "missing_buyers": num(row["missing_buyers"], 4),
+        "gmv_lost": num(row["gmv_lost"], 8),
+    }
+    if sources:
+        annotations["top_source"] = str(sources[0]["source"])
+    severity = "critical" if drop >= 0.5 else "warning"
+    return Candidate(ALERTNAME, severity, labels, annotations, impact=float(row["gmv_lost"]))
+
+
+RULE = Rule(
+    alertname=ALERTNAME,
+    title={"en": "Conversion drop", "zh-CN": "支付转化率下降"},
+    settings=ConversionDropSettings,
+    reads=("rules_kpi_history", "rules_sku_source_hours"),
+    evaluate=evaluate,
+    doc=__doc__ or "",
+)
