@@ -7,7 +7,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: install demo test lint format bench clean lock
+.PHONY: install demo test lint format bench clean lock docs
 
 install: $(STAMP)
 
@@ -35,6 +35,9 @@ test: install lint
 
 bench: install
 	$(BIN)/python -m bench
+
+docs: install
+	$(BIN)/python -m flows.config_reference > docs/configuration.md
 
 lock:
 	$(BIN)/python -m pip freeze --all --exclude-editable --exclude shoppulse --exclude pip > requirements.lock

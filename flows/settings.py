@@ -53,9 +53,22 @@ class _Strict(BaseModel):
 
 
 class ShopSettings(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    timezone: str = "Asia/Shanghai"
-    locale: Literal["en", "zh-CN"] = "en"
+    """The shop: its name, clock and language."""
+
+    name: str = Field(
+        min_length=1,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="shop name (letters, digits, `._-`); a label on every alert and the name of"
+        " its deployments",
+    )
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="IANA zone; KPI hours and days follow its clock (half-hour offsets and DST"
+        " included)",
+    )
+    locale: Literal["en", "zh-CN"] = Field(
+        default="en", description="language of alert messages, the dashboard and the CLI tables"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -72,8 +85,15 @@ class ShopSettings(_Strict):
 
 
 class WarehouseSettings(_Strict):
-    path: Path
-    lock_timeout_seconds: float = Field(default=600.0, ge=0)
+    """The shop's DuckDB warehouse and its single-writer lock."""
+
+    path: Path = Field(description="the shop's DuckDB file (one per shop; created on first run)")
+    lock_timeout_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="how long a run waits for another run's writer lock before it exits naming"
+        " that run",
+    )
 
 
 class _RulesBase(_Strict):
@@ -101,7 +121,10 @@ class Settings(_Strict):
     shop: ShopSettings
     source: SourceSettings
     warehouse: WarehouseSettings
-    rules: RulesSettings = Field(default_factory=RulesSettings)
+    rules: RulesSettings = Field(
+        default_factory=RulesSettings,
+        description="one section per built-in rule, and your threshold rules",
+    )
     channels: tuple[ChannelSettings, ...] = ()
     routes: tuple[RouteSettings, ...] = ()
     alerting: AlertingSettings = AlertingSettings()

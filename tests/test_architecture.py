@@ -70,3 +70,11 @@ def test_config_validation_enumerates_the_registry() -> None:
     for name in NAMES:
         with pytest.raises(Exception, match=f"rules.{name}.nope: unknown key"):
             parse_settings({**base, "rules": {name: {"nope": 1}}})
+
+
+def test_the_configuration_reference_matches_the_settings_models() -> None:
+    from flows.config_reference import reference, rows
+
+    written = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert written == reference(), "run: python -m flows.config_reference > docs/configuration.md"
+    assert all(doc for _, _, _, doc in rows()), "every key needs a description"

@@ -1,5 +1,5 @@
 """cancel_spike: during a promotion, the lines created in the hour are cancelled well above
-their usual rate (a wrong full-reduction threshold makes buyers cancel; DESIGN.md §6). The
+their usual rate (a wrong full-reduction threshold makes buyers cancel). The
 test lives in `transforms.cancellations`."""
 
 from __future__ import annotations
@@ -29,8 +29,12 @@ class CancelSpikeSettings(RuleSettings):
 
     The baseline days and the false-alert budget are conversion_drop's."""
 
-    min_ratio: float = Field(default=2.0, gt=1)
-    min_lines: int = Field(default=30, ge=1)
+    min_ratio: float = Field(
+        default=2.0, gt=1, description="cancel rate must reach this multiple of its baseline"
+    )
+    min_lines: int = Field(
+        default=30, ge=1, description="least order lines created in the hour to judge"
+    )
 
 
 def evaluate(ctx: Context) -> list[Candidate]:

@@ -1,5 +1,5 @@
 """conversion_drop: conversion in this hour, for the shop and each traffic source, is really
-below its usual level (DESIGN.md §6). The statistics live in `transforms.conversion`."""
+below its usual level. The statistics live in `transforms.conversion`."""
 
 from __future__ import annotations
 
@@ -31,10 +31,21 @@ Row = Mapping[str, Any]
 class ConversionDropSettings(RuleSettings):
     """`rules.conversion_drop`: how large, how certain and at what volume a drop alerts."""
 
-    min_drop: float = Field(default=0.25, gt=0, lt=1)
-    min_visitors: int = Field(default=100, ge=0)
-    baseline_days: int = Field(default=14, ge=2, le=60)
-    alpha: float = Field(default=0.001, gt=0, lt=0.5)
+    min_drop: float = Field(
+        default=0.25, gt=0, lt=1, description="smallest relative drop that alerts"
+    )
+    min_visitors: int = Field(
+        default=100, ge=0, description="least visitors in the window for a scope to be judged"
+    )
+    baseline_days: int = Field(
+        default=14, ge=2, le=60, description="days of the same local hour the baseline reads"
+    )
+    alpha: float = Field(
+        default=0.001,
+        gt=0,
+        lt=0.5,
+        description="false-alert budget per scope and hour (one-sided test)",
+    )
 
 
 def _hourly(ctx: Context, settings: ConversionDropSettings) -> pl.DataFrame:

@@ -1,5 +1,5 @@
 """data_gap: an export failed after its retries, or returned nothing where the baseline
-expects volume (DESIGN.md §6). A gap holds back conversion_drop and cancel_spike for the same
+expects volume. A gap holds back conversion_drop and cancel_spike for the same
 hour: a missing export is never reported as a business drop. See `transforms.gaps`."""
 
 from __future__ import annotations

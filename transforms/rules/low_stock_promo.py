@@ -1,5 +1,5 @@
 """low_stock_promo: a promoted SKU is out of stock, at safety stock, or will sell out before
-its promotion ends (DESIGN.md §6). The demand model lives in `transforms.stockout`."""
+its promotion ends. The demand model lives in `transforms.stockout`."""
 
 from __future__ import annotations
 
@@ -25,12 +25,21 @@ Row = Mapping[str, Any]
 class LowStockPromoSettings(RuleSettings):
     """`rules.low_stock_promo`: how far ahead to look and how much cover is too little."""
 
-    lookahead_hours: int = Field(default=24, ge=0)
-    min_cover_hours: float = Field(default=2.0, ge=0)
-    velocity_hours: int = Field(default=6, ge=1)
+    lookahead_hours: int = Field(
+        default=24, ge=0, description="watch promotions that start within this many hours"
+    )
+    min_cover_hours: float = Field(
+        default=2.0, ge=0, description="fewer hours of stock cover than this is critical"
+    )
+    velocity_hours: int = Field(
+        default=6, ge=1, description="recent hours whose sales set a running promotion's velocity"
+    )
     # expected sales multiplier per promotion kind before a promotion's own sales are seen
     # (transforms.stockout.DEFAULT_UPLIFT fills the kinds not given)
-    uplift: dict[str, float] = Field(default_factory=dict)
+    uplift: dict[str, float] = Field(
+        default_factory=dict,
+        description="expected sales multiplier per promotion kind before its own sales are seen",
+    )
 
 
 def evaluate(ctx: Context) -> list[Candidate]:

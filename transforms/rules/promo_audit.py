@@ -1,6 +1,6 @@
 """promo_audit: promotion settings that will hurt, caught before they do: a promo price under
 the 90-day low or a floor, a stock commitment above what is available, an inconsistent
-full-reduction threshold (DESIGN.md §6). The checks live in `transforms.promo_audit`."""
+full-reduction threshold. The checks live in `transforms.promo_audit`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ Row = Mapping[str, Any]
 class PromoAuditSettings(RuleSettings):
     """`rules.promo_audit`: the lowest promo price allowed, as a share of the list price."""
 
-    price_floor_ratio: float | None = Field(default=None, gt=0, le=1)
+    price_floor_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="a promo price below this share of the list price is flagged",
+    )
 
 
 def evaluate(ctx: Context) -> list[Candidate]:

@@ -27,15 +27,29 @@ class ThresholdRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
-    metric: str
-    op: Literal[">", ">=", "<", "<=", "==", "!="]
-    value: float
-    scope: Literal["shop", "source", "sku"] = "shop"
-    during_promo: bool | None = None
-    min_visitors: int = 0
-    for_hours: int = Field(default=1, ge=1)
-    severity: Literal["info", "warning", "critical"] = "warning"
+    name: str = Field(description="the alertname this rule fires under")
+    metric: str = Field(
+        description="a numeric column of `mart.kpi_hourly` (e.g. `conversion_rate`,"
+        " `bounce_rate`, `gmv`)"
+    )
+    op: Literal[">", ">=", "<", "<=", "==", "!="] = Field(
+        description="comparison of the metric with `value`"
+    )
+    value: float = Field(description="the threshold")
+    scope: Literal["shop", "source", "sku"] = Field(
+        default="shop", description="compare for the shop, each traffic source, or each SKU"
+    )
+    during_promo: bool | None = Field(
+        default=None,
+        description="only in promotion hours (true), only outside them (false), or always",
+    )
+    min_visitors: int = Field(default=0, description="skip scopes with fewer visitors in the hour")
+    for_hours: int = Field(
+        default=1, ge=1, description="hours the breach must last before the alert fires"
+    )
+    severity: Literal["info", "warning", "critical"] = Field(
+        default="warning", description="severity of the alert"
+    )
 
     @field_validator("metric")
     @classmethod
