@@ -37,3 +37,12 @@ def test_every_command_is_in_the_readme() -> None:
 
 def test_readme_shows_the_two_commands() -> None:
     assert "make demo" in README and "make test" in README
+
+
+def test_the_readme_links_only_to_files_in_the_repository() -> None:
+    root = Path(__file__).resolve().parent.parent
+    links = re.findall(r"\]\(([^)#]+)\)", README)
+    assert links, "the README links its docs"
+    missing = [link for link in links if "://" not in link and not (root / link).exists()]
+    assert missing == [], f"README links to files that are not in the repository: {missing}"
+    assert "DESIGN.md" not in README
