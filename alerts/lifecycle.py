@@ -31,7 +31,7 @@ from alerts.store import AlertStore
 
 __all__ = ["ProcessResult", "process"]
 
-# A missing export is never reported as a business drop (DESIGN.md §6): while `data_gap`
+# A missing export is never reported as a business drop: while `data_gap`
 # fires for an hour, these rules neither fire nor resolve for that hour.
 _OPEN = ("pending", "firing")
 _RANK = {name: rank for rank, name in enumerate(SEVERITIES)}

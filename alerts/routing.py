@@ -1,4 +1,4 @@
-"""Routes: which channels an alert goes to, by exact and regex label matchers (DESIGN.md §7)."""
+"""Routes: which channels an alert goes to, by exact and regex label matchers."""
 
 from __future__ import annotations
 

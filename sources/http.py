@@ -1,4 +1,4 @@
-"""The export API (DESIGN.md §3) over httpx: pages followed by cursor, bounded retries."""
+"""The export API (docs/export-api.md) over httpx: pages followed by cursor, bounded retries."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _iso(value: datetime) -> str:
 
 
 class HttpSource:
-    """The backend's export API (DESIGN.md §3) over httpx, with bounded retries."""
+    """The backend's export API (docs/export-api.md) over httpx, with bounded retries."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
--- KPI tables (DESIGN.md §4); each hourly run replaces the hours it touched
+-- KPI tables (docs/kpis.md); each hourly run replaces the hours it touched
 create table if not exists mart.kpi_hourly (
     hour timestamptz primary key,
     visitors bigint not null,

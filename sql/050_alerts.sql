@@ -1,4 +1,4 @@
--- alerts (DESIGN.md §4, §7): state-change log, current state per fingerprint, outbox, silences
+-- alerts (docs/alerts.md): state-change log, current state per fingerprint, outbox, silences
 
 -- every alert state change, appended; `notify` says what the change sent (or, in record
 -- mode, would have sent): firing | repeat | escalated | resolved, null when nothing

@@ -1,4 +1,4 @@
--- the KPI marts beside mart.kpi_hourly (DESIGN.md §4); columns match transforms/*_SCHEMA.
+-- the KPI marts beside mart.kpi_hourly (docs/kpis.md); columns match transforms/*_SCHEMA.
 -- Hourly and daily marts are replaced per touched hour/day by each run; stock_cover and
 -- rfm_segments per as_of. The per-SKU and per-buyer tables grow by millions of rows a year,
 -- so they carry no primary-key index: their refresh replaces whole as_of/hour slices.

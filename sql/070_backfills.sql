@@ -1,4 +1,4 @@
--- backfill chunks (DESIGN.md §10): one row per chunk per backfill, so a rerun can resume and
+-- backfill chunks (README "Deploy and scale"): one row per chunk per backfill, so a rerun can resume and
 -- the watermark can advance over history that is loaded without a gap
 create table if not exists ops.backfill_chunks (
     backfill_id varchar not null,

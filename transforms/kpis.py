@@ -1,4 +1,4 @@
-"""Shop KPIs (DESIGN.md §5) per local hour, hour × source, hour × SKU and local day.
+"""Shop KPIs (docs/kpis.md) per local hour, hour × source, hour × SKU and local day.
 
 Every rate is recomputed from the base counts of its own period: a daily rate is never an
 average of hourly rates, and daily `buyers`/`paid_orders` are distinct over the whole day.

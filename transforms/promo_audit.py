@@ -1,4 +1,4 @@
-"""promo_audit (DESIGN.md §6): promotion settings that will hurt, caught before they do.
+"""promo_audit: promotion settings that will hurt, caught before they do.
 
 Per promotion known at `as_of` that has not ended:
 

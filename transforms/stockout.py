@@ -1,4 +1,4 @@
-"""low_stock_promo (DESIGN.md §6): will a promoted SKU run out before its promotion ends?
+"""low_stock_promo: will a promoted SKU run out before its promotion ends?
 
 Per SKU in a promotion running at `as_of` or starting within `lookahead_hours`:
 

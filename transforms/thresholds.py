@@ -1,4 +1,4 @@
-"""User threshold rules (DESIGN.md §6, `rules.thresholds`): a metric compared with a value.
+"""User threshold rules (`rules.thresholds`): a metric compared with a value.
 
 Each rule names a metric of the shop (`mart.kpi_hourly` columns), of each traffic source
 (`mart.kpi_hourly_by_source`) or of each SKU (`mart.sku_hourly`), an operator and a value;
