@@ -31,8 +31,6 @@ from alerts.store import AlertStore
 
 __all__ = ["ProcessResult", "process"]
 
-# A missing export is never reported as a business drop: while `data_gap`
-# fires for an hour, these rules neither fire nor resolve for that hour.
 _OPEN = ("pending", "firing")
 _RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 _TIME_COLUMNS = ("active_since", "last_fired_hour", "last_eval_hour", "notified_hour", "ends_at")
@@ -296,6 +294,8 @@ def process(
     hour = _utc(hour, "evaluated hour")
     at = _utc(now, "now") if now is not None else datetime.now(UTC)
     alerts = _dedupe(firing, hour)
+    # an alert may hold back others in the same hour (a data gap is never a business drop):
+    # the held-back rules neither fire nor resolve for it
     inhibited = frozenset().union(*(a.inhibits for a in alerts.values()))
     alerts = {fp: a for fp, a in alerts.items() if a.alertname not in inhibited}
 
