@@ -90,11 +90,18 @@ def list_alerts(
 
 @alerts_app.command("silence")
 def silence(
-    match: Annotated[list[str], typer.Option("--match", help="label=value; repeat to AND.")],
-    duration: Annotated[str, typer.Option("--for", help="How long, e.g. 30m, 6h, 2d.")],
-    reason: Annotated[str, typer.Option(help="Why; shown in `alerts list`.")],
+    match: Annotated[
+        list[str],
+        typer.Option("--match", help="label=value; repeat to AND.", metavar="LABEL=VALUE"),
+    ],
+    duration: Annotated[
+        str, typer.Option("--for", help="How long, e.g. 30m, 6h, 2d.", metavar="DURATION")
+    ],
+    reason: Annotated[str, typer.Option(help="Why; shown in `alerts list`.", metavar="TEXT")],
     config: ConfigOption = DEFAULT_CONFIG,
-    by: Annotated[str | None, typer.Option(help="Who silences (default: your user name).")] = None,
+    by: Annotated[
+        str | None, typer.Option(help="Who silences (default: your user name).", metavar="NAME")
+    ] = None,
 ) -> None:
     """Silence alerts whose labels match: they are still recorded, not sent."""
     from alerts import add_silence, parse_duration, parse_matchers

@@ -181,7 +181,7 @@ def backfill(
             " deliver: also send it."
         ),
     ] = AlertsMode.off,
-    workers: Annotated[int, typer.Option(min=1, help="Chunks extracted at once.")] = 4,
+    workers: Annotated[int, typer.Option(min=1, help="Chunks extracted at once.", metavar="N")] = 4,
     dask: Annotated[
         str | None,
         typer.Option(
@@ -190,10 +190,14 @@ def backfill(
         ),
     ] = None,
     chunk_hours: Annotated[
-        int, typer.Option(min=1, help="Hours per chunk; multiples of 24 are local days.")
+        int,
+        typer.Option(
+            min=1, help="Hours per chunk; multiples of 24 are local days.", metavar="HOURS"
+        ),
     ] = 24,
     resume: Annotated[
-        bool, typer.Option(help="Skip chunks an earlier backfill loaded; rerun the rest.")
+        bool,
+        typer.Option("--resume", help="Skip chunks an earlier backfill loaded; rerun the rest."),
     ] = False,
     staging: Annotated[
         Path | None,
@@ -201,7 +205,7 @@ def backfill(
             help="Folder for staged chunks (shared with remote Dask workers).", metavar="DIR"
         ),
     ] = None,
-    dry_run: Annotated[bool, typer.Option(help="List the chunks and stop.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the chunks and stop.")] = False,
 ) -> None:
     """Rebuild a range of history in parallel chunks, idempotently, with progress."""
     backfill_command(

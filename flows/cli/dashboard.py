@@ -21,7 +21,9 @@ def dashboard(
             help="HTML file to write [default: <shop name>-dashboard.html].", metavar="FILE"
         ),
     ] = None,
-    hours: Annotated[int, typer.Option(min=1, max=24 * 90, help="Hours shown in the charts.")] = 48,
+    hours: Annotated[
+        int, typer.Option(min=1, max=24 * 90, help="Hours shown in the charts.", metavar="N")
+    ] = 48,
 ) -> None:
     """Write a self-contained HTML dashboard of the latest hour (opens offline)."""
     from flows.dashboard import write_dashboard

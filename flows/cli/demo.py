@@ -132,8 +132,8 @@ def demo(
     directory: Annotated[
         Path, typer.Option("--dir", help="Where the demo writes its files.", metavar="DIR")
     ] = Path("demo"),
-    hours: Annotated[int, typer.Option(min=1, help="Simulated hours to replay.")] = 48,
-    scenario: Annotated[str, typer.Option(help="Simulator scenario.")] = "demo",
+    hours: Annotated[int, typer.Option(min=1, help="Simulated hours to replay.", metavar="N")] = 48,
+    scenario: Annotated[str, typer.Option(help="Simulator scenario.", metavar="NAME")] = "demo",
 ) -> None:
     """Run the whole pipeline against a simulated shop on loopback; no setup needed."""
     run_demo(directory, hours=hours, scenario=scenario)

@@ -85,7 +85,9 @@ def wide_console() -> Console:
 @app.command()
 def kpis(
     config: ConfigOption = DEFAULT_CONFIG,
-    hours: Annotated[int, typer.Option(min=0, help="How many recent hours to show.")] = 24,
+    hours: Annotated[
+        int, typer.Option(min=0, help="How many recent hours to show.", metavar="N")
+    ] = 24,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """Print recent rows of mart.kpi_hourly in the shop's local time."""

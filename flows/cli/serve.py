@@ -15,7 +15,7 @@ __all__ = ["serve"]
 def serve(
     config: ConfigsOption = None,
     limit: Annotated[
-        int | None, typer.Option(min=1, help="Most flow runs at once (all shops).")
+        int | None, typer.Option(min=1, help="Most flow runs at once (all shops).", metavar="N")
     ] = None,
 ) -> None:
     """Schedule each shop's hourly run (cron 5 * * * *, shop time) and daily RFM; Ctrl-C stops."""

@@ -14,11 +14,11 @@ __all__ = ["evaluate", "simulate"]
 
 @app.command()
 def simulate(
-    scenario: Annotated[str, typer.Option(help="Scenario name.")] = "normal",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    scenario: Annotated[str, typer.Option(help="Scenario name.", metavar="NAME")] = "normal",
+    seed: Annotated[int, typer.Option(help="Random seed.", metavar="N")] = 0,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", metavar="PORT")] = 8765,
     token: Annotated[
-        str, typer.Option(envvar="SHOP_API_TOKEN", help="Bearer token to accept.")
+        str, typer.Option(envvar="SHOP_API_TOKEN", help="Bearer token to accept.", metavar="TOKEN")
     ] = "demo-token",
 ) -> None:
     """Serve a simulated shop backend's export API on 127.0.0.1."""
@@ -30,13 +30,19 @@ def simulate(
 
 @app.command()
 def evaluate(
-    scenario: Annotated[str, typer.Option(help="Simulator scenario to replay.")] = "normal",
-    seed: Annotated[int, typer.Option(help="Random seed of the simulated shop.")] = 0,
+    scenario: Annotated[
+        str, typer.Option(help="Simulator scenario to replay.", metavar="NAME")
+    ] = "normal",
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated shop.", metavar="N")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
-    days: Annotated[int, typer.Option(help="Simulated days; the first 14 are the baseline.")] = 28,
-    skus: Annotated[int | None, typer.Option(help="SKUs in the simulated shop.")] = None,
+    days: Annotated[
+        int, typer.Option(help="Simulated days; the first 14 are the baseline.", metavar="N")
+    ] = 28,
+    skus: Annotated[
+        int | None, typer.Option(help="SKUs in the simulated shop.", metavar="N")
+    ] = None,
     visitors_per_day: Annotated[
-        int | None, typer.Option(help="Visitors a day in the simulated shop.")
+        int | None, typer.Option(help="Visitors a day in the simulated shop.", metavar="N")
     ] = None,
 ) -> None:
     """Replay a scenario hour by hour and score the alerts against its ground truth."""
