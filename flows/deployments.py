@@ -2,9 +2,11 @@
 
 The Python form of prefect.yaml's three deployments, one set per shop: `hourly-etl/<shop>`
 (cron HOURLY_CRON), `daily-rfm/<shop>` (DAILY_RFM_CRON), both in the shop's own timezone from
-its config, and `backfill/<shop>` (unscheduled), each passing the shop's config file. A worker
-runs them from this project folder (a `set_working_directory` pull step), as `prefect deploy`
-records for prefect.yaml.
+its config, and `backfill/<shop>` (unscheduled), each passing the shop's config file by its
+absolute path. Entrypoints are module paths (`flows.etl.hourly_etl`): a worker imports the
+installed shoppulse package, whatever folder it runs in, and nothing is loaded from a file path
+here (Prefect's script loader would leave the `flows/` folder on sys.path, where its
+`secrets.py` shadows the standard library's).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from flows.shops import Shop
 __all__ = [
     "DAILY_RFM_CRON",
     "HOURLY_CRON",
-    "PROJECT",
     "WORK_POOL",
     "DeploymentPlan",
     "apply_deployments",
@@ -32,8 +33,6 @@ HOURLY_CRON = "5 * * * *"
 # after the 00:05 run has closed the day's last hour
 DAILY_RFM_CRON = "20 0 * * *"
 WORK_POOL = "shoppulse"
-# the project folder: flows/, prefect.yaml and (usually) shoppulse.yaml
-PROJECT = Path(__file__).resolve().parents[1]
 # the same environment prefect.yaml gives its runs
 JOB_ENV = {"PREFECT_LOGGING_LEVEL": "INFO", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
@@ -55,32 +54,28 @@ class DeploymentPlan:
         return f"{self.flow_name}/{self.shop}"
 
 
-def config_parameter(config: Path, project: Path = PROJECT) -> str:
-    """The `config` a deployment passes: relative to the project folder when inside it (the
-    run's working directory), else absolute."""
-    path = config.resolve()
-    try:
-        return str(path.relative_to(project.resolve()))
-    except ValueError:
-        return str(path)
+def config_parameter(config: Path) -> str:
+    """The `config` a deployment passes: the file's absolute path, so the run finds it from
+    whatever folder the worker runs in."""
+    return str(config.resolve())
 
 
-def plan_deployments(shops: Sequence[Shop], project: Path = PROJECT) -> list[DeploymentPlan]:
+def plan_deployments(shops: Sequence[Shop]) -> list[DeploymentPlan]:
     """Per shop: hourly ETL, daily RFM and backfill, on the shop's clock, passing its config."""
     plans = []
     for shop in shops:
         tz = shop.settings.shop.timezone
-        config = {"config": config_parameter(shop.config, project)}
+        config = {"config": config_parameter(shop.config)}
         plans += [
             DeploymentPlan(
-                "hourly-etl", "flows/etl.py:hourly_etl", shop.name, config, HOURLY_CRON, tz
+                "hourly-etl", "flows.etl.hourly_etl", shop.name, config, HOURLY_CRON, tz
             ),
             DeploymentPlan(
-                "daily-rfm", "flows/rfm.py:daily_rfm", shop.name, config, DAILY_RFM_CRON, tz
+                "daily-rfm", "flows.rfm.daily_rfm", shop.name, config, DAILY_RFM_CRON, tz
             ),
             DeploymentPlan(
                 "backfill",
-                "flows/backfill.py:backfill",
+                "flows.backfill.backfill",
                 shop.name,
                 {**config, "alerts": "off"},
                 None,
@@ -110,15 +105,15 @@ def _check_api(work_pool: str) -> None:
             ) from None
 
 
-def _deployment(plan: DeploymentPlan, project: Path, work_pool: str) -> Any:
+def _deployment(plan: DeploymentPlan, work_pool: str) -> Any:
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
-    from prefect.flows import Flow
-    from prefect.runner.storage import LocalStorage
+    from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
+    from prefect.utilities.importtools import import_object
 
-    flow = Flow.from_source(LocalStorage(str(project)), entrypoint=plan.entrypoint)
+    flow = import_object(plan.entrypoint)
     hourly = plan.flow_name == "hourly-etl"
-    return flow.to_deployment(  # type: ignore[union-attr]
+    return flow.to_deployment(
         name=plan.shop,
         parameters=plan.parameters,
         schedules=[Cron(plan.cron, timezone=plan.timezone)] if plan.cron else [],
@@ -132,16 +127,15 @@ def _deployment(plan: DeploymentPlan, project: Path, work_pool: str) -> Any:
         work_pool_name=work_pool,
         work_queue_name="default",
         job_variables={"env": JOB_ENV},
+        entrypoint_type=EntrypointType.MODULE_PATH,
     )
 
 
-def apply_deployments(
-    plans: Sequence[DeploymentPlan], *, work_pool: str = WORK_POOL, project: Path = PROJECT
-) -> list[str]:
+def apply_deployments(plans: Sequence[DeploymentPlan], *, work_pool: str = WORK_POOL) -> list[str]:
     """Create or update every planned deployment on `work_pool`; returns their ids."""
     _check_api(work_pool)
     ids = []
     for plan in plans:
-        deployment = _deployment(plan, project, work_pool)
+        deployment = _deployment(plan, work_pool)
         ids.append(str(deployment.apply(work_pool_name=work_pool)))
     return ids
