@@ -28,9 +28,14 @@ from flows.rebuild import (
     make_request,
     progress_listener,
 )
-from flows.report import create_progress, publish_backfill_artifacts, update_progress
+from flows.report import (
+    create_progress,
+    failure_artifact,
+    publish_backfill_artifacts,
+    update_progress,
+)
 from flows.secrets import run_env
-from flows.settings import Settings, load_settings
+from flows.settings import Settings, load_settings, shop_label
 from flows.warehouse import Warehouse
 from flows.warehouse.writer import ChunkOutcome, Hook, load_chunk
 
@@ -118,19 +123,21 @@ def backfill(
     `resume` skips chunks an earlier backfill loaded; `staging` is where chunks are staged
     (default beside the warehouse; Dask workers on other machines need a shared folder).
     """
-    settings = load_settings(config, env=run_env())
-    request = make_request(
-        settings, start, end, alerts=alerts, chunk_hours=chunk_hours, resume=resume
-    )
-    window = max(1, workers) + 1
-    with task_runner(max(1, workers), dask_address) as runner, _progress_artifact(settings):
-        summary = backfill_shop(
-            settings,
-            request,
-            lambda folder: _RunnerExecutor(runner, settings, folder, window),
-            load=_load_with_task,
-            staging=Path(staging) if staging else None,
+    # a config or request that fails (a missing secret, a bad range) leaves a failure artifact
+    with failure_artifact(shop_label(config), "backfill"):
+        settings = load_settings(config, env=run_env())
+        request = make_request(
+            settings, start, end, alerts=alerts, chunk_hours=chunk_hours, resume=resume
         )
+        window = max(1, workers) + 1
+        with task_runner(max(1, workers), dask_address) as runner, _progress_artifact(settings):
+            summary = backfill_shop(
+                settings,
+                request,
+                lambda folder: _RunnerExecutor(runner, settings, folder, window),
+                load=_load_with_task,
+                staging=Path(staging) if staging else None,
+            )
     publish_backfill_artifacts(summary)
     if summary["failed"]:
         return Failed(message=failure_message(summary), data=summary)

@@ -9,6 +9,7 @@ __all__ = [
     "EXPECTED_ERRORS",
     "BackfillError",
     "ConfigError",
+    "DeployError",
     "ExportError",
     "ExportFatalError",
     "ExportTransientError",
@@ -23,6 +24,10 @@ class ShoppulseError(Exception):
 
 class ConfigError(ShoppulseError):
     """The configuration file is missing, malformed or names an unknown key or bad value."""
+
+
+class DeployError(ShoppulseError):
+    """Deployments could not be created: no Prefect server configured, or no such work pool."""
 
 
 class WarehouseBusyError(ShoppulseError):

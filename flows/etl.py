@@ -22,7 +22,7 @@ from flows.pipeline import (
 from flows.report import failure_artifact, publish_run_artifacts, run_summary
 from flows.rules_runner import evaluate_and_dispatch
 from flows.secrets import run_env
-from flows.settings import Settings, load_settings
+from flows.settings import Settings, load_settings, shop_label
 from flows.warehouse import Warehouse
 from flows.warehouse.lock import writing
 from sources import ExportSource, make_source
@@ -67,6 +67,7 @@ def run_configured_hour(settings: Settings, hour: str | None = None) -> dict[str
 def hourly_etl(config: str = "shoppulse.yaml", hour: str | None = None) -> dict[str, Any]:
     """Pull the shop's exports up to the end of `hour` (default: the last whole hour) and
     refresh its KPIs."""
-    settings = load_settings(config, env=run_env())
-    with failure_artifact(settings.shop.name, "hourly run"):
+    # a config that fails to load (a missing secret) also leaves a failure artifact
+    with failure_artifact(shop_label(config), "hourly run"):
+        settings = load_settings(config, env=run_env())
         return run_configured_hour(settings, hour)

@@ -40,6 +40,7 @@ from flows.pipeline import finish_run, load_window, plan_windows, run_hour, star
 from flows.rules_runner import evaluate_and_dispatch
 from flows.settings import Settings, parse_settings
 from flows.warehouse import Warehouse, read_sql
+from flows.warehouse.coverage import kpi_needs
 from flows.warehouse.marts import refresh_marts
 from simulator import Incident, ShopSpec, Simulator
 from sources.simulated import SimulatorSource
@@ -247,7 +248,11 @@ def replay(
         touched = run.touched
         with wh.transaction():
             run.hours_refreshed = refresh_marts(
-                wh, settings.shop.timezone, touched.filter(touched >= until - recent)
+                wh,
+                settings.shop.timezone,
+                touched.filter(touched >= until - recent),
+                covered=run.covered_hours,
+                needs=kpi_needs(settings.source.datasets),
             )
         finish_run(wh, run)
         evaluate_and_dispatch(wh, settings, until - HOUR, mode="record", now=until)

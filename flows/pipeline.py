@@ -12,9 +12,11 @@ import polars as pl
 from flows.errors import ExportError, ExportFatalError
 from flows.settings import Settings
 from flows.warehouse import Warehouse
+from flows.warehouse.coverage import kpi_needs, record_coverage
 from flows.warehouse.load import LoadResult, land, merge_batch
 from flows.warehouse.marts import refresh_marts
 from sources import ExportSource
+from transforms.coverage import covered_hours
 
 __all__ = [
     "RunResult",
@@ -52,12 +54,19 @@ class RunResult:
     windows: list[Window] = field(default_factory=list)
     loads: dict[str, LoadResult] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    # per dataset, the hours its committed window covered
+    covered: dict[str, list[datetime]] = field(default_factory=dict)
     hours_refreshed: int = 0
     duration_seconds: float = 0.0
 
     @property
     def status(self) -> str:
         return "partial" if self.failures else "ok"
+
+    @property
+    def covered_hours(self) -> list[datetime]:
+        """Every hour some dataset's window covered in this run."""
+        return sorted({h for hours in self.covered.values() for h in hours})
 
     @property
     def touched(self) -> pl.Series:
@@ -90,13 +99,15 @@ def load_dataset(
 ) -> LoadResult:
     """Stream one dataset's pages into raw and merge them into core, in one transaction.
 
-    The watermark moves only when the transaction commits; an export failure rolls it all back.
+    The watermark moves, and the window's hours count as covered (ops.coverage), only when the
+    transaction commits; an export failure rolls it all back.
     """
     with wh.transaction():
         seq = 0
         for page in source.pages(window.dataset, window.since, window.until):
             seq += land(wh, batch_id, window.dataset, page, seq, window.since, window.until)
         result = merge_batch(wh, batch_id, window.dataset)
+        record_coverage(wh, window.dataset, window.since, window.until, batch_id)
         if advance:
             mark = wh.watermark(window.dataset)
             if mark is None or window.until > mark:
@@ -130,6 +141,8 @@ def load_window(wh: Warehouse, source: ExportSource, run: RunResult, window: Win
         run.loads[window.dataset] = load_dataset(
             wh, source, window, f"{run.run_id}-{window.dataset}"
         )
+        if window.since is not None:
+            run.covered[window.dataset] = covered_hours(window.since, window.until)
     except ExportError as exc:
         run.failures[window.dataset] = str(exc)
         wh.execute(
@@ -142,9 +155,16 @@ def load_window(wh: Warehouse, source: ExportSource, run: RunResult, window: Win
 
 
 def refresh(wh: Warehouse, settings: Settings, run: RunResult) -> None:
-    """Recompute the marts for every hour the run's loads touched, in one transaction."""
+    """Recompute the marts for every hour the run's loads touched, in one transaction, and
+    mark which KPI hours are complete."""
     with wh.transaction():
-        run.hours_refreshed = refresh_marts(wh, settings.shop.timezone, run.touched)
+        run.hours_refreshed = refresh_marts(
+            wh,
+            settings.shop.timezone,
+            run.touched,
+            covered=run.covered_hours,
+            needs=kpi_needs(settings.source.datasets),
+        )
 
 
 def finish_run(wh: Warehouse, run: RunResult, error: str | None = None) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "alerts_sent",
     "artifact_key",
     "create_progress",
+    "empty_reason",
     "failure_artifact",
     "kpi_baseline",
     "publish_backfill_artifacts",
@@ -62,10 +63,13 @@ def _same_local_hour(hour: datetime, tz: ZoneInfo, days_back: int) -> datetime:
 
 
 def kpi_baseline(wh: Warehouse, tz: ZoneInfo, hour: datetime) -> dict[str, dict[str, Any]]:
-    """Per KPI: the same local hour yesterday, and its mean over the last BASELINE_DAYS days."""
+    """Per KPI: the same local hour yesterday, and its mean over the last BASELINE_DAYS days;
+    hours not known to be complete count for neither."""
     hours = [_same_local_hour(hour, tz, k) for k in range(1, BASELINE_DAYS + 1)]
     rows = wh.frame(
-        "select * from mart.kpi_hourly where hour in (select unnest($hours))", {"hours": hours}
+        "select * exclude (complete) from mart.kpi_hourly"
+        " where hour in (select unnest($hours)) and complete is not false",
+        {"hours": hours},
     ).to_dicts()
     by_hour = {row["hour"]: row for row in rows}
     yesterday = by_hour.get(hours[0], {})
@@ -132,6 +136,7 @@ def run_summary(wh: Warehouse, settings: Settings, run: RunResult) -> dict[str, 
     alerts it sent."""
     hour = run.until - timedelta(hours=1)
     rows = wh.frame("select * from mart.kpi_hourly where hour = ?", [hour]).to_dicts()
+    kpis = {k: v for k, v in rows[0].items() if k not in ("hour", "complete")} if rows else {}
     return {
         "shop": settings.shop.name,
         "run_id": run.run_id,
@@ -141,7 +146,9 @@ def run_summary(wh: Warehouse, settings: Settings, run: RunResult) -> dict[str, 
         "quarantined": {d: r.quarantined for d, r in run.loads.items() if r.quarantined},
         "failures": dict(run.failures),
         "hours_refreshed": run.hours_refreshed,
-        "kpis": {k: v for k, v in rows[0].items() if k != "hour"} if rows else {},
+        "kpis": kpis,
+        # false when a dataset the hour needs was not extracted for it: no comparison is made
+        "complete": bool(rows and rows[0]["complete"] is not False),
         "baseline": kpi_baseline(wh, settings.shop.tz, hour),
         "alerts": alerts_sent(wh, hour),
         "deliveries": _deliveries(wh, hour),
@@ -168,6 +175,7 @@ def _change(value: Any, base: Any) -> float | None:
 
 def _kpi_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     baseline = summary.get("baseline", {})
+    complete = summary.get("complete", True)
     rows = []
     for name, value in summary["kpis"].items():
         base = baseline.get(name, {})
@@ -177,10 +185,27 @@ def _kpi_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 "value": value,
                 "same_hour_yesterday": base.get("yesterday"),
                 "mean_7d": base.get("mean_7d"),
-                "change_vs_7d": _change(value, base.get("mean_7d")),
+                # an incomplete hour is no drop or spike: it is not compared
+                "change_vs_7d": _change(value, base.get("mean_7d")) if complete else None,
             }
         )
     return rows
+
+
+def empty_reason(summary: dict[str, Any]) -> str | None:
+    """Why the run's KPI table is empty or its hour not compared, or None when it is neither."""
+    if summary["kpis"] and summary.get("complete", True):
+        return None
+    if summary["kpis"]:
+        why = (
+            f"hour {summary['hour']} is incomplete: a dataset its KPIs need (orders, traffic)"
+            " was not extracted for it, so it is not compared with the baseline"
+        )
+    else:
+        why = f"no KPI row for hour {summary['hour']}: no loaded order or traffic row falls in it"
+    if summary["failures"]:
+        why += f" (exports failed: {', '.join(summary['failures'])})"
+    return why
 
 
 def _pct(value: float | None) -> str:
@@ -213,8 +238,9 @@ def publish_run_artifacts(summary: dict[str, Any]) -> None:
             f" | {_fmt(r['mean_7d'])} | {_pct(r['change_vs_7d'])} |"
             for r in rows
         ]
-    else:
-        lines.append("No KPI row for this hour yet.")
+    reason = empty_reason(summary)
+    if reason:
+        lines += ["", f"Note: {reason}."]
     alerts = summary.get("alerts", [])
     lines += ["", "## Alerts sent", ""]
     if alerts:
@@ -237,8 +263,12 @@ def publish_run_artifacts(summary: dict[str, Any]) -> None:
     ]
     key = artifact_key(summary["shop"], "hourly")
     create_markdown_artifact("\n".join(lines), key=key, description="hourly run summary")
-    if rows:
-        create_table_artifact(rows, key=f"{key}-kpis", description="KPIs of the hour vs baseline")
+    # published even when empty, so every run has one; the description says why
+    create_table_artifact(
+        rows,
+        key=f"{key}-kpis",
+        description="KPIs of the hour vs baseline" + (f". Note: {reason}." if reason else ""),
+    )
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from prefect.artifacts import create_table_artifact
 from flows.clock import parse_instant
 from flows.report import artifact_key, failure_artifact
 from flows.secrets import run_env
-from flows.settings import Settings, load_settings
+from flows.settings import Settings, load_settings, shop_label
 from flows.warehouse.lock import writing
 from flows.warehouse.marts import refresh_rfm
 
@@ -50,8 +50,8 @@ def run_rfm(settings: Settings, day: str | None = None) -> dict[str, Any]:
 def daily_rfm(config: str = "shoppulse.yaml", day: str | None = None) -> dict[str, Any]:
     """Refresh the RFM buyer segments as of the local midnight ending `day` (default: the last
     midnight)."""
-    settings = load_settings(config, env=run_env())
-    with failure_artifact(settings.shop.name, "daily RFM"):
+    with failure_artifact(shop_label(config), "daily RFM"):
+        settings = load_settings(config, env=run_env())
         summary = run_rfm(settings, day)
     create_table_artifact(
         [{"segment": s, "buyers": n} for s, n in summary["segments"].items()],

@@ -50,6 +50,13 @@ class _WithSecretBlocks(Mapping[str, str]):
             return False
         return name in self._base or self._secret(name) is not None
 
+    def describe_missing(self, name: str) -> str:
+        """What a missing variable's error says: both places looked in."""
+        return (
+            f"environment variable {name} is not set, and there is no Prefect Secret block"
+            f" {block_name(name)!r} (create it: see README, Deploy)"
+        )
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._base)
 

@@ -20,15 +20,12 @@ from typing import Any
 
 import httpx
 
+from flows.deployments import DAILY_RFM_CRON, HOURLY_CRON
 from flows.errors import ShoppulseError
 from flows.secrets import secret_env
 from flows.shops import Shop, load_shops
 
 __all__ = ["DAILY_RFM_CRON", "HOURLY_CRON", "build_deployments", "prefect_api", "serve_shops"]
-
-HOURLY_CRON = "5 * * * *"
-# after the 00:05 run has closed the day's last hour
-DAILY_RFM_CRON = "20 0 * * *"
 
 
 def build_deployments(shops: Sequence[Shop]) -> list[Any]:

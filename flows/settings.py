@@ -42,6 +42,7 @@ __all__ = [
     "load_settings",
     "masked",
     "parse_settings",
+    "shop_label",
 ]
 
 DEFAULT_CONFIG = Path("shoppulse.yaml")
@@ -162,13 +163,19 @@ class Settings(_Strict):
                     )
 
 
+def _missing(env: Mapping[str, str], name: str) -> str:
+    # an environment backed by more than os.environ (flows.secrets) says where else it looked
+    describe = getattr(env, "describe_missing", None)
+    return describe(name) if callable(describe) else f"environment variable {name} is not set"
+
+
 def _expand(value: Any, path: str, env: Mapping[str, str]) -> Any:
     if isinstance(value, str):
 
         def repl(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in env:
-                raise ConfigError(f"{path}: environment variable {name} is not set")
+                raise ConfigError(f"{path}: {_missing(env, name)}")
             return env[name]
 
         return _VAR.sub(repl, value)
@@ -242,6 +249,17 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: expected a mapping of settings at the top level")
     return parse_settings(data, env, base=file.resolve().parent)
+
+
+def shop_label(path: Path | str) -> str:
+    """The shop name a config file gives, read without validating it, else the file's stem:
+    what a run that fails before its config is valid is reported under."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        name = data["shop"]["name"]
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        return Path(path).stem
+    return name if isinstance(name, str) and name else Path(path).stem
 
 
 def masked(settings: Settings) -> dict[str, Any]:

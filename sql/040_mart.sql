@@ -17,5 +17,6 @@ create table if not exists mart.kpi_hourly (
     cancelled_orders bigint not null,
     cancel_rate double,
     refund_amount double not null,
-    in_promo boolean not null
+    in_promo boolean not null,
+    complete boolean
 );

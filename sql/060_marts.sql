@@ -22,6 +22,7 @@ create table if not exists mart.kpi_hourly_by_source (
     cancel_rate double,
     refund_amount double not null,
     in_promo boolean not null,
+    complete boolean,
     primary key (hour, source)
 );
 
@@ -43,7 +44,8 @@ create table if not exists mart.kpi_daily (
     cancelled_orders bigint not null,
     cancel_rate double,
     refund_amount double not null,
-    in_promo boolean not null
+    in_promo boolean not null,
+    complete boolean
 );
 
 create table if not exists mart.sku_hourly (

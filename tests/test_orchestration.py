@@ -302,3 +302,31 @@ def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float) -> str:
         if text in line:
             return line
     raise AssertionError(f"{text!r} not seen; stderr so far:\n{''.join(seen)}")
+
+
+# -- failures and empty hours still leave their artifacts --------------------------------------
+
+
+def test_a_run_missing_its_secret_names_the_block_and_publishes_the_failure(
+    sim_url: str, shop_dir: Path
+) -> None:
+    os.environ.pop("ORCH_MISSING_TOKEN", None)
+    config = write_config(shop_dir, "shop-no-secret", sim_url, token="${ORCH_MISSING_TOKEN}")
+    state = hourly_etl(config=str(config), hour=START, return_state=True)
+    assert state.is_failed()
+    text = artifact("shop-no-secret-failure").data
+    assert "environment variable ORCH_MISSING_TOKEN is not set" in text
+    assert "Prefect Secret block 'orch-missing-token'" in text
+
+
+def test_an_hour_without_a_kpi_row_still_publishes_the_table_saying_why(
+    sim_url: str, shop_dir: Path
+) -> None:
+    config = write_config(shop_dir, "shop-before-data", sim_url, token=TOKEN)
+    before = (SPEC.start - timedelta(days=3)).isoformat()  # the simulated shop did not exist
+    summary = hourly_etl(config=str(config), hour=before)
+    assert summary["kpis"] == {}
+    table = artifact("shop-before-data-hourly-kpis")
+    assert json.loads(table.data) == []
+    assert "no KPI row for hour" in table.description
+    assert "no KPI row for hour" in artifact("shop-before-data-hourly").data

@@ -26,7 +26,7 @@ def wh(tmp_path: Path) -> Iterator[Warehouse]:
 def add_hour(wh: Warehouse, hour: datetime, visitors: int, buyers: int, gmv: float) -> None:
     wh.execute(
         "insert into mart.kpi_hourly values"
-        " (?, ?, 0, 0, 0, 0, 0, ?, ?, ?, ?, ?, ?, 0, 0, null, 0, false)",
+        " (?, ?, 0, 0, 0, 0, 0, ?, ?, ?, ?, ?, ?, 0, 0, null, 0, false, true)",
         [hour, visitors, buyers, buyers, buyers, gmv, buyers / visitors, gmv / buyers],
     )
 

@@ -13,6 +13,7 @@ import pytest
 from flows.rules_runner import evaluate_and_dispatch, evaluate_hour
 from flows.settings import Settings, parse_settings
 from flows.warehouse import Warehouse
+from flows.warehouse.coverage import record_coverage
 from flows.warehouse.marts import refresh_marts
 from transforms.cancellations import local_days_back
 
@@ -110,6 +111,10 @@ def load(wh: Warehouse, shop: Shop, until: datetime) -> None:
     write(wh, "core.inventory", inventory, ["snapshot_at", "sku_id", "warehouse"])
     hours = pl.Series([t["hour"] for t in traffic], dtype=TS).unique()
     with wh.transaction():
+        # the hours the shop has data for were extracted whole, as the pipeline records it
+        for hour in hours:
+            for dataset in ("orders", "traffic"):
+                record_coverage(wh, dataset, hour, hour + HOUR, "test")
         refresh_marts(wh, TZ, hours)
 
 

@@ -42,11 +42,14 @@ __all__ = [
     "stock_cover",
 ]
 
+# the KPI marts' completeness flag, set from ops.coverage after the transform (transforms.coverage)
+_COMPLETE: dict[str, pl.DataType] = {"complete": pl.Boolean()}
+
 # every mart table and the columns (in order) and types its transform produces
 MART_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "mart.kpi_hourly": KPI_HOURLY_SCHEMA,
-    "mart.kpi_hourly_by_source": KPI_HOURLY_BY_SOURCE_SCHEMA,
-    "mart.kpi_daily": KPI_DAILY_SCHEMA,
+    "mart.kpi_hourly": {**KPI_HOURLY_SCHEMA, **_COMPLETE},
+    "mart.kpi_hourly_by_source": {**KPI_HOURLY_BY_SOURCE_SCHEMA, **_COMPLETE},
+    "mart.kpi_daily": {**KPI_DAILY_SCHEMA, **_COMPLETE},
     "mart.sku_hourly": SKU_HOURLY_SCHEMA,
     "mart.keyword_daily": KEYWORD_DAILY_SCHEMA,
     "mart.stock_cover": STOCK_COVER_SCHEMA,

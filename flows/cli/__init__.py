@@ -13,13 +13,24 @@ import click
 import typer
 
 # each module registers its commands on the shared app
-from flows.cli import alerts, backfill, config, dashboard, demo, kpis, run, serve, simulate
+from flows.cli import (
+    alerts,
+    backfill,
+    config,
+    dashboard,
+    demo,
+    deploy,
+    kpis,
+    run,
+    serve,
+    simulate,
+)
 from flows.cli.options import app
 from flows.errors import EXPECTED_ERRORS
 
 __all__ = ["app", "main"]
 
-_COMMANDS = (alerts, backfill, config, dashboard, demo, kpis, run, serve, simulate)
+_COMMANDS = (alerts, backfill, config, dashboard, demo, deploy, kpis, run, serve, simulate)
 
 
 def _version(value: bool) -> None:

@@ -33,6 +33,8 @@ SHOWN = (
     "cancel_rate",
     "refund_amount",
     "in_promo",
+    # an hour a dataset it needs (orders, traffic) was not extracted for: not a normal row
+    "complete",
 )
 
 
@@ -73,7 +75,14 @@ def render_kpis(
             headers.get(name, name), justify="left" if name == "hour" else "right", no_wrap=True
         )
     for row in rows:
-        table.add_row(*(_cell(n, row.get(n)) for n in SHOWN))
+        table.add_row(
+            *(
+                (headers["incomplete"] if row.get(n) is False else "")
+                if n == "complete"
+                else _cell(n, row.get(n))
+                for n in SHOWN
+            )
+        )
     (console or wide_console()).print(table)
 
 

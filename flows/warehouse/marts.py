@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
-from flows.warehouse import Warehouse, read_sql
+from flows.warehouse.connection import Warehouse, read_sql
+from flows.warehouse.coverage import KPI_DATASETS, mark_complete
 from transforms import (
     keyword_daily,
     kpi_daily,
@@ -67,14 +69,25 @@ def _read(wh: Warehouse, model: str, spans: list[tuple[datetime, datetime]]) -> 
     return pl.concat([wh.frame(sql, {"start": s, "end": e}) for s, e in spans])
 
 
-def refresh_marts(wh: Warehouse, tz: str, touched: pl.Series) -> int:
+def refresh_marts(
+    wh: Warehouse,
+    tz: str,
+    touched: pl.Series,
+    *,
+    covered: Sequence[datetime] = (),
+    needs: Sequence[str] = KPI_DATASETS,
+) -> int:
     """Recompute every mart row of the touched hours and their days; returns the hour count.
 
     Hourly marts are replaced for the touched hours, daily marts for their whole local days,
-    and stock cover for the end of the latest touched hour. Runs in the caller's transaction.
+    and stock cover for the end of the latest touched hour. The KPI rows of those hours and of
+    the hours just `covered` are marked complete when every dataset in `needs` covered them.
+    Runs in the caller's transaction.
     """
     hours = affected_hours(touched, tz)
+    flagged = pl.concat([hours, pl.Series("hour", list(covered), pl.Datetime("us", "UTC"))])
     if hours.is_empty():
+        mark_complete(wh, tz, flagged, needs)
         return 0
     days = affected_days(hours, tz)
     spans = _spans(local_day_bounds(days, tz))
@@ -101,6 +114,7 @@ def refresh_marts(wh: Warehouse, tz: str, touched: pl.Series) -> int:
     wh.replace_rows("mart.kpi_daily", kpi_daily(orders, traffic, promotions, days, tz), "day", days)
     wh.replace_rows("mart.keyword_daily", keyword_daily(keywords, days, tz), "day", days)
 
+    mark_complete(wh, tz, flagged, needs)
     latest = hours.max()
     assert isinstance(latest, datetime)
     refresh_stock_cover(wh, latest + HOUR)

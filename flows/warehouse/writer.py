@@ -20,6 +20,7 @@ import polars as pl
 from flows.chunks import Chunk, StagedChunk, batch_id, hour_starts
 from flows.settings import Settings
 from flows.warehouse import Warehouse
+from flows.warehouse.coverage import kpi_needs, record_coverage
 from flows.warehouse.load import LoadResult, merge_staged
 from flows.warehouse.marts import refresh_marts
 from transforms.time import HOUR
@@ -142,10 +143,20 @@ def load_chunk(
         "delete from raw.records where batch_id in (select unnest($batches))",
         {"batches": [batch_id(chunk, d) for d in datasets]},
     )
+    needs = kpi_needs(settings.source.datasets)
     for index, hour in enumerate(hours):
         with wh.transaction():
             merged = [_merge_slice(wh, staged, d, hour, index == 0) for d in datasets]
-            outcome.hours_refreshed += refresh_marts(wh, settings.shop.timezone, _touched(merged))
+            # the chunk's window (or this hour of it) counts as extracted for each dataset
+            since, until = (chunk.start, chunk.end) if hour is None else (hour, hour + HOUR)
+            covered = [record_coverage(wh, d, since, until, batch_id(chunk, d)) for d in datasets]
+            outcome.hours_refreshed += refresh_marts(
+                wh,
+                settings.shop.timezone,
+                _touched(merged),
+                covered=sorted({h for hours in covered for h in hours}),
+                needs=needs,
+            )
             _count(outcome, merged)
             if index == len(hours) - 1:
                 outcome.load_seconds = time.monotonic() - clock

@@ -1,7 +1,9 @@
--- what the dashboard shows: the latest KPI hour, the latest stock cover and the latest keyword day
+-- what the dashboard shows: the latest complete KPI hour, the latest stock cover and the
+-- latest keyword day
 with kpi as (
     select max(hour) as latest_hour
     from mart.kpi_hourly
+    where complete is not false
 ),
 
 stock as (

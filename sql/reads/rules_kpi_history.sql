@@ -1,18 +1,19 @@
 -- hourly conversion inputs of the shop (source null) and each traffic source for the hours
 -- in [$start, $end): visitors, buyers and gmv never change once their hour has passed; and
 -- the hour's promotion state: the kinds of the promotions known at $as_of running in it
--- ('' for none)
+-- ('' for none). Hours not known to be complete (a dataset they need was never extracted for
+-- them, see ops.coverage) are left out: they are no baseline
 with shop as (
     select
         hour, cast(null as varchar) as source, visitors, buyers, gmv, units, in_promo
     from mart.kpi_hourly
-    where hour >= $start::timestamptz and hour < $end::timestamptz
+    where hour >= $start::timestamptz and hour < $end::timestamptz and complete is not false
 ),
 
 sources as (
     select hour, source, visitors, buyers, gmv, units, in_promo
     from mart.kpi_hourly_by_source
-    where hour >= $start::timestamptz and hour < $end::timestamptz
+    where hour >= $start::timestamptz and hour < $end::timestamptz and complete is not false
 ),
 
 states as (
