@@ -242,7 +242,7 @@ def replay(
     for i in range(total):
         until = start + HOUR * (i + 1)
         run = start_run(wh, until)
-        for window in plan_windows(wh, settings, until):
+        for window in plan_windows(wh, settings, until, source.provides):
             load_window(wh, source, run, window)
         touched = run.touched
         with wh.transaction():
