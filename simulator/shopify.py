@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,7 +79,7 @@ class Bucket:
     maximum: float
     restore_rate: float
     available: float = -1.0
-    at: float = field(default_factory=time.monotonic)
+    at: float | None = None  # the bucket starts to refill with the first query
 
     def __post_init__(self) -> None:
         if self.available < 0:
@@ -87,7 +87,9 @@ class Bucket:
 
     def refill(self) -> None:
         now = time.monotonic()
-        self.available = min(self.maximum, self.available + (now - self.at) * self.restore_rate)
+        if self.at is not None:
+            elapsed = now - self.at
+            self.available = min(self.maximum, self.available + elapsed * self.restore_rate)
         self.at = now
 
     def status(self) -> dict[str, float]:
@@ -121,11 +123,12 @@ class ShopifyEmulator:
         maximum: float = 2000.0,
         restore_rate: float = 100.0,
         polls_until_done: int = 1,
+        available: float | None = None,
     ) -> None:
         self.sim = sim
         self.token = token
         self.scopes = scopes
-        self.bucket = Bucket(maximum, restore_rate)
+        self.bucket = Bucket(maximum, restore_rate, maximum if available is None else available)
         self.polls_until_done = polls_until_done
         self.now_ts = float(sim.clock.starts[-1])
         self.throttled = 0
