@@ -34,7 +34,13 @@ from simulator.orders import MAX_LAG_HOURS
 from simulator.server import SimulatorServer
 from simulator.simulation import Simulator
 
-__all__ = ["ALL_SCOPES", "ShopifyEmulator", "ShopifyServer", "create_shopify_app"]
+__all__ = [
+    "ALL_SCOPES",
+    "ShopifyEmulator",
+    "ShopifyServer",
+    "create_shopify_app",
+    "serve_shopify",
+]
 
 ALL_SCOPES = ("read_orders", "read_all_orders", "read_products", "read_inventory",
               "read_discounts", "read_reports")  # fmt: skip
@@ -592,3 +598,16 @@ class ShopifyServer(SimulatorServer):
 
     def app(self) -> Starlette:
         return create_shopify_app(self.emulator)
+
+
+def serve_shopify(scenario: str, seed: int, port: int, token: str) -> None:
+    """Serve a scenario as a Shopify store until interrupted (blocking)."""
+    import uvicorn
+
+    if not token:
+        raise ValueError("an access token is required to serve the Shopify emulation")
+    sim = Simulator(scenario, seed)
+    app = create_shopify_app(ShopifyEmulator(sim, token))
+    uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    ).run()

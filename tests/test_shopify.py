@@ -141,22 +141,24 @@ def test_a_throttled_query_waits_for_the_restore_rate_and_retries(sim: Simulator
 
 def test_a_bad_token_fails_at_once_without_the_token(store: ShopifyServer) -> None:
     wrong = "shpat_wrong_token_abcdef"
-    with closing(shopify(store.base_url, token=wrong)) as source:
-        with pytest.raises(ShopifyAccessError, match="HTTP 401") as caught:
-            list(source.pages("products", None, SPEC.end))
+    source = shopify(store.base_url, token=wrong)
+    with closing(source), pytest.raises(ShopifyAccessError, match="HTTP 401") as caught:
+        list(source.pages("products", None, SPEC.end))
     assert wrong not in str(caught.value) and TOKEN not in str(caught.value)
     assert source.client.requests == 1
 
 
 def test_a_missing_scope_is_named(sim: Simulator) -> None:
     scopes = tuple(s for s in ALL_SCOPES if s != "read_reports")
-    with ShopifyServer(sim, token=TOKEN, scopes=scopes, **BIG) as server:
-        with closing(shopify(server.base_url)) as source:
-            assert missing_scopes(source) == ["read_reports"]
-            with pytest.raises(ShopifyAccessError, match="read_reports") as caught:
-                list(source.pages("traffic", SPEC.end - timedelta(hours=3), SPEC.end))
-            assert TOKEN not in str(caught.value)
-            assert source.client.requests == 2
+    with (
+        ShopifyServer(sim, token=TOKEN, scopes=scopes, **BIG) as server,
+        closing(shopify(server.base_url)) as source,
+    ):
+        assert missing_scopes(source) == ["read_reports"]
+        with pytest.raises(ShopifyAccessError, match="read_reports") as caught:
+            list(source.pages("traffic", SPEC.end - timedelta(hours=3), SPEC.end))
+        assert TOKEN not in str(caught.value)
+        assert source.client.requests == 2
 
 
 def test_keywords_are_not_provided(store: ShopifyServer) -> None:

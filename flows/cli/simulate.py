@@ -20,8 +20,24 @@ def simulate(
     token: Annotated[
         str, typer.Option(envvar="SHOP_API_TOKEN", help="Bearer token to accept.", metavar="TOKEN")
     ] = "demo-token",
+    api: Annotated[
+        str, typer.Option(help="Which API to speak: export or shopify.", metavar="export|shopify")
+    ] = "export",
 ) -> None:
-    """Serve a simulated shop backend's export API on 127.0.0.1."""
+    """Serve a simulated shop backend's export API (or a Shopify store) on 127.0.0.1."""
+    if api == "shopify":
+        from simulator.shopify import serve_shopify
+
+        typer.echo(
+            f"serving scenario {scenario!r} (seed {seed}) as a Shopify store: POST"
+            f" http://127.0.0.1:{port}/admin/api/<version>/graphql.json"
+            " with X-Shopify-Access-Token",
+            err=True,
+        )
+        serve_shopify(scenario, seed, port, token)
+        return
+    if api != "export":
+        raise ShoppulseError(f"unknown --api {api!r} (known: export, shopify)")
     from simulator.server import serve
 
     typer.echo(f"serving scenario {scenario!r} (seed {seed}) on http://127.0.0.1:{port}", err=True)
