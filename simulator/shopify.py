@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from simulator import datasets
-from simulator.orders import MAX_LAG_HOURS
+from simulator.orders import MAX_LAG_HOURS, STATUSES
 from simulator.server import SimulatorServer
 from simulator.simulation import Simulator
 
@@ -63,6 +63,8 @@ _UNTIL = re.compile(r"updated_at:<'([^']+)'")
 _QL_SINCE = re.compile(r"\bSINCE\s+(\S+)")
 _QL_UNTIL = re.compile(r"\bUNTIL\s+(\S+)")
 HOUR = 3600
+ISO = "%Y-%m-%dT%H:%M:%S%:z"
+_COUNTS = ("visitors", "page_views", "bounces", "add_to_cart")
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 
 
@@ -72,6 +74,23 @@ def _z(ts: float) -> str:
 
 def _ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _typed_orders(frame: pl.DataFrame) -> pl.DataFrame:
+    """The order lines a typed platform could hold: the export's injected dirt dropped."""
+    created = pl.col("created_at").cast(pl.String).str.to_datetime(ISO, strict=False)
+    typed = frame.with_columns(
+        quantity=pl.col("quantity").cast(pl.String).cast(pl.Int64, strict=False),
+        pay_amount=pl.col("pay_amount").cast(pl.String).cast(pl.Float64, strict=False),
+    )
+    if "status" not in typed.columns:
+        return typed.clear()
+    return typed.filter(
+        (pl.col("quantity") > 0)
+        & pl.col("pay_amount").is_not_null()
+        & pl.col("status").is_in(STATUSES)
+        & created.is_not_null()
+    )
 
 
 def _money(value: float | str) -> dict[str, Any]:
@@ -265,8 +284,8 @@ class ShopifyEmulator:
         ]
         if not rows:
             return []
-        frame = pl.read_ndjson(b"\n".join(rows), infer_schema_length=None)
-        ts = pl.col("updated_at").str.to_datetime(time_zone="UTC").dt.epoch("s")
+        frame = _typed_orders(pl.read_ndjson(b"\n".join(rows), infer_schema_length=None))
+        ts = pl.col("updated_at").str.to_datetime(ISO).dt.epoch("s")
         latest = (
             frame.with_columns(ts=ts, seq=pl.int_range(pl.len()))
             .sort("ts", "seq")
@@ -522,7 +541,14 @@ class ShopifyEmulator:
             }
         start = datetime.fromisoformat(since.group(1).replace("Z", "+00:00"))
         end = datetime.fromisoformat(until.group(1).replace("Z", "+00:00"))
-        records = self.sim.records("traffic", start, end)
+        records = [
+            r
+            for r in self.sim.records("traffic", start, end)
+            if all(isinstance(r.get(k), int) and r[k] >= 0 for k in _COUNTS)
+            and isinstance(r.get("source"), str)
+            and isinstance(r.get("hour"), str)
+            and r["hour"][:4].isdigit()
+        ]
         columns = [
             {"name": "hour", "dataType": "HOUR_TIMESTAMP"},
             {"name": "referrer_source", "dataType": "STRING"},

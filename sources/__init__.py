@@ -23,7 +23,17 @@ __all__ = [
     "SourceError",
     "SourceSettings",
     "make_source",
+    "provided",
 ]
+
+
+def provided(settings: SourceSettings) -> frozenset[str]:
+    """The datasets a source of this kind can read; the rest are not provided by it."""
+    if settings.kind == "shopify":
+        from sources.shopify import PROVIDES
+
+        return PROVIDES
+    return ALL_DATASETS
 
 
 def make_source(settings: SourceSettings, **kwargs: object) -> ExportSource:

@@ -64,7 +64,7 @@ class SourceSettings(BaseModel):
     shop: str | None = None
     access_token: SecretStr | None = None
     api_version: str = SHOPIFY_API_VERSION
-    bulk_after_hours: int = Field(default=24, ge=1)
+    bulk_after_hours: int = Field(default=72, ge=1)
     safety_stock: int = Field(default=0, ge=0)
     max_query_cost: int = Field(default=1000, ge=10, le=1000)
     # -- end of kind: shopify ---------------------------------------------------------------

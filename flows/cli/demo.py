@@ -38,7 +38,8 @@ def demo_config(directory: Path, base_url: str, timezone: str, api: str = "expor
             "shop": "demo-shop.myshopify.com",
             "access_token": DEMO_TOKEN,
             "base_url": base_url,
-            "lookback_hours": 48,
+            # every change moves an order's updatedAt: a short re-read catches late updates
+            "lookback_hours": 2,
         }
         if api == "shopify"
         else {"kind": "http", "base_url": base_url, "token": DEMO_TOKEN, "lookback_hours": 48}
@@ -111,7 +112,8 @@ def run_demo(
     for stale in ("demo-shop.duckdb", "demo-shop.duckdb.wal", "alerts.jsonl"):
         (directory / stale).unlink(missing_ok=True)
     server = (
-        ShopifyServer(sim, token=DEMO_TOKEN)
+        # a Shopify Plus store's bucket (1000 points a second)
+        ShopifyServer(sim, token=DEMO_TOKEN, maximum=20000, restore_rate=1000)
         if api == "shopify"
         else SimulatorServer(sim, token=DEMO_TOKEN)
     )

@@ -60,6 +60,9 @@ def evaluate(
     visitors_per_day: Annotated[
         int | None, typer.Option(help="Visitors a day in the simulated shop.", metavar="N")
     ] = None,
+    api: Annotated[
+        str, typer.Option(help="Read the shop through its export API or as a Shopify store.")
+    ] = "export",
 ) -> None:
     """Replay a scenario hour by hour and score the alerts against its ground truth."""
     from flows.evaluation import evaluate_scenario, format_report
@@ -67,6 +70,8 @@ def evaluate(
 
     if scenario not in SCENARIOS:
         raise ShoppulseError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    if api not in ("export", "shopify"):
+        raise ShoppulseError(f"unknown --api {api!r} (known: export, shopify)")
     if days <= 14:
         raise ShoppulseError("--days must be more than 14: the first 14 days are the baseline")
 
@@ -81,6 +86,7 @@ def evaluate(
         skus=skus,
         visitors_per_day=visitors_per_day,
         progress=progress,
+        api=api,
     )
     if as_json:
         echo_json(result.to_json())

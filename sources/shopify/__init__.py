@@ -131,10 +131,9 @@ class ShopifySource:
     def _use_bulk(self, since: datetime | None, until: datetime) -> bool:
         if self.force is not None:
             return self.force == "bulk"
-        # the hourly re-read of the lookback pages; only a longer window (a backfill, a first
-        # load) is worth a bulk operation
-        hours = max(self.settings.bulk_after_hours, self.settings.lookback_hours + 1)
-        return since is None or until - since > timedelta(hours=hours)
+        # the hourly re-read of the lookback (49 h by default) pages; a longer window (a first
+        # load, a long backfill chunk) is worth a bulk operation
+        return since is None or until - since > timedelta(hours=self.settings.bulk_after_hours)
 
     def _orders_paged(self, since: datetime | None, until: datetime) -> Iterator[JsonPage]:
         first = queries.orders_page_size(self.settings.max_query_cost)

@@ -25,10 +25,11 @@ lines as (
         order_gid,
         l ->> 'id' as line_gid,
         l ->> 'sku' as sku_id,
-        (l ->> 'quantity')::bigint as quantity,
-        (l ->> 'unfulfilledQuantity')::bigint as unfulfilled,
+        -- values pass through as Shopify wrote them: staging types them or quarantines the row
+        l -> 'quantity' as quantity,
+        try_cast(l ->> 'unfulfilledQuantity' as bigint) as unfulfilled,
         l -> 'originalUnitPriceSet' -> 'shopMoney' ->> 'amount' as unit_price,
-        (l -> 'discountedTotalSet' -> 'shopMoney' ->> 'amount')::double as pay_amount,
+        l -> 'discountedTotalSet' -> 'shopMoney' ->> 'amount' as pay_amount,
         coalesce(
             l -> 'discountAllocations' -> 0 -> 'discountApplication' ->> 'title',
             l -> 'discountAllocations' -> 0 -> 'discountApplication' ->> 'code'
