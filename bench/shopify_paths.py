@@ -13,6 +13,8 @@ import time
 from contextlib import closing
 from datetime import timedelta
 
+from pydantic import SecretStr
+
 from simulator import ShopSpec, Simulator
 from simulator.shopify import ShopifyServer
 from sources.settings import SourceSettings
@@ -28,7 +30,10 @@ PLANS = {
 
 def read(server: ShopifyServer, path: str, days: int, sim: Simulator) -> None:
     settings = SourceSettings(
-        kind="shopify", shop="bench.myshopify.com", access_token=TOKEN, base_url=server.base_url
+        kind="shopify",
+        shop="bench.myshopify.com",
+        access_token=SecretStr(TOKEN),
+        base_url=server.base_url,
     )
     until = sim.spec.end
     since = until - timedelta(days=days)

@@ -625,6 +625,10 @@ class ShopifyServer(SimulatorServer):
     def app(self) -> Starlette:
         return create_shopify_app(self.emulator)
 
+    def __enter__(self) -> ShopifyServer:
+        self.start()
+        return self
+
 
 def serve_shopify(scenario: str, seed: int, port: int, token: str) -> None:
     """Serve a scenario as a Shopify store until interrupted (blocking)."""

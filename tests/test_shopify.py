@@ -195,3 +195,48 @@ def _items(page: Any) -> list[dict[str, Any]]:
 
 def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def test_the_dashboard_says_keywords_are_not_provided(tmp_path: Path) -> None:
+    from flows.dashboard import write_dashboard
+
+    path = tmp_path / "empty.duckdb"
+    Warehouse(path).close()
+    for locale, words in (("en", "Not provided by this source."), ("zh-CN", "此数据源不提供")):
+        settings = parse_settings(
+            {
+                "shop": {"name": "s", "timezone": SPEC.timezone, "locale": locale},
+                "source": source_settings("http://127.0.0.1:9"),
+                "warehouse": {"path": str(path)},
+            }
+        )
+        html = write_dashboard(settings, tmp_path / "d.html").read_text("utf-8")
+        assert words in html
+
+
+def test_check_source_names_the_missing_scopes(sim: Simulator, tmp_path: Path) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    scopes = tuple(s for s in ALL_SCOPES if s not in ("read_reports", "read_discounts"))
+    with ShopifyServer(sim, token=TOKEN, scopes=scopes, **BIG) as server:
+        config = tmp_path / "shoppulse.yaml"
+        source = source_settings(server.base_url, token="${SHOPIFY_ADMIN_TOKEN}")
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "shop": {"name": "s", "timezone": SPEC.timezone},
+                    "source": source,
+                    "warehouse": {"path": str(tmp_path / "w.duckdb")},
+                }
+            ),
+            encoding="utf-8",
+        )
+        env = {"SHOPIFY_ADMIN_TOKEN": TOKEN}
+        result = CliRunner().invoke(app, ["check-source", "--config", str(config)], env=env)
+    assert result.exit_code != 0
+    assert '"missing_scopes": [\n    "read_discounts",\n    "read_reports"\n  ]' in result.output
+    assert "read_discounts, read_reports" in str(result.exception)
+    assert TOKEN not in result.output and TOKEN not in str(result.exception)
