@@ -61,12 +61,35 @@ class SourceSettings(BaseModel):
     )
 
     # -- kind: shopify (Admin GraphQL API) --------------------------------------------------
-    shop: str | None = None
-    access_token: SecretStr | None = None
-    api_version: str = SHOPIFY_API_VERSION
-    bulk_after_hours: int = Field(default=72, ge=1)
-    safety_stock: int = Field(default=0, ge=0)
-    max_query_cost: int = Field(default=1000, ge=10, le=1000)
+    shop: str | None = Field(
+        default=None,
+        description="`shopify`: the store's `*.myshopify.com` domain (required)",
+    )
+    access_token: SecretStr | None = Field(
+        default=None,
+        description="`shopify`: the custom app's Admin API access token (required); use `${VAR}`",
+    )
+    api_version: str = Field(
+        default=SHOPIFY_API_VERSION,
+        description="`shopify`: the pinned Admin API version, sent in every URL",
+    )
+    bulk_after_hours: int = Field(
+        default=72,
+        ge=1,
+        description="`shopify`: an orders window longer than this runs one bulk operation; keep"
+        " it above `lookback_hours` + 1 so hourly runs page",
+    )
+    safety_stock: int = Field(
+        default=0,
+        ge=0,
+        description="`shopify`: safety stock of SKUs without a `shoppulse.safety_stock` metafield",
+    )
+    max_query_cost: int = Field(
+        default=1000,
+        ge=10,
+        le=1000,
+        description="`shopify`: the cost one query may request; page sizes follow from it",
+    )
     # -- end of kind: shopify ---------------------------------------------------------------
 
     @field_validator("base_url")
