@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -539,8 +539,9 @@ class ShopifyEmulator:
                 ],
                 "tableData": None,
             }
-        start = datetime.fromisoformat(since.group(1).replace("Z", "+00:00"))
-        end = datetime.fromisoformat(until.group(1).replace("Z", "+00:00"))
+        # absolute date-times in the query's TIMEZONE (UTC here); UNTIL is inclusive
+        start = datetime.fromisoformat(since.group(1)).replace(tzinfo=UTC)
+        end = datetime.fromisoformat(until.group(1)).replace(tzinfo=UTC) + timedelta(seconds=1)
         records = [
             r
             for r in self.sim.records("traffic", start, end)
@@ -567,7 +568,7 @@ class ShopifyEmulator:
         )
         rows = [
             {
-                "hour": r["hour"],
+                "hour": datetime.fromisoformat(r["hour"]).astimezone(UTC).strftime("%Y-%m-%dT%H"),
                 "referrer_source": r["source"],
                 "sessions": r["visitors"],
                 "online_store_visitors": r["visitors"],

@@ -59,6 +59,11 @@ def _z(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _ql(value: datetime) -> str:
+    """An absolute ShopifyQL date-time, read in the query's TIMEZONE (UTC)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def _updated(since: datetime | None, until: datetime) -> str:
     """A search query on updated_at for [since, until)."""
     upper = f"updated_at:<'{_z(until)}'"
@@ -203,11 +208,13 @@ class ShopifySource:
 
     def _traffic(self, since: datetime | None, until: datetime) -> Iterator[JsonPage]:
         start = since or until - timedelta(days=30)
+        # SINCE and UNTIL are both inclusive; hours come back as UTC `yyyy-MM-ddThh`
+        last = until - timedelta(seconds=1)
         shopifyql = (
             "FROM sessions SHOW sessions, online_store_visitors, pageviews,"
             " sessions_with_cart_additions, bounce_rate"
-            f" GROUP BY hour, referrer_source SINCE {_z(start)} UNTIL {_z(until)}"
-            " ORDER BY hour"
+            f" SINCE {_ql(start)} UNTIL {_ql(last)}"
+            " GROUP BY hour, referrer_source ORDER BY hour WITH TIMEZONE 'UTC'"
         )
         data = self.client.query(queries.SESSIONS, {"query": shopifyql}, dataset="traffic", cost=10)
         answer = data["shopifyqlQuery"]

@@ -131,6 +131,13 @@ def promotion_records(nodes: list[dict[str, Any]]) -> list[Record]:
     return out
 
 
+def _utc_hour(value: str) -> str:
+    """ShopifyQL's `hour` (`yyyy-MM-ddThh`, in the query's UTC) as an instant with offset."""
+    if len(value) == 13 and value[10] == "T":
+        return f"{value}:00:00Z"
+    return value
+
+
 def traffic_records(table: dict[str, Any]) -> list[Record]:
     """ShopifyQL `sessions` rows (hour, referrer source) as shop-wide traffic records."""
     names = [c["name"] for c in table["columns"]]
@@ -142,7 +149,7 @@ def traffic_records(table: dict[str, Any]) -> list[Record]:
         rate = _num(values.get("bounce_rate"))
         out.append(
             {
-                "hour": values["hour"],
+                "hour": _utc_hour(str(values["hour"])),
                 "source": str(values.get("referrer_source") or "unknown").lower(),
                 "sku_id": SHOP_WIDE,
                 "visitors": int(visitors if visitors is not None else sessions),
