@@ -128,6 +128,8 @@ def extract_chunk(settings: Settings, chunk: Chunk, staging: Path) -> StagedChun
         # a private in-memory DuckDB with the warehouse schema: land and stage need raw.records
         with Warehouse(":memory:") as scratch:
             for dataset in settings.source.datasets:
+                if dataset not in source.provides:
+                    continue
                 since = None if dataset in DIMENSIONS and chunk.first else chunk.start
                 batch = batch_id(chunk, dataset)
                 seq = 0

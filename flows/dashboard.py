@@ -25,6 +25,7 @@ from alerts.status import alert_rows
 from flows.settings import Settings
 from flows.warehouse import Warehouse, read_sql
 from i18n import dashboard_labels, label_name, word
+from sources import provided
 from transforms.rules import low_stock_promo
 from transforms.time import HOUR
 
@@ -118,6 +119,7 @@ class DashboardView:
     alerts: list[dict[str, str]] = field(default_factory=list)
     keywords: list[dict[str, str]] = field(default_factory=list)
     keyword_day: str = ""
+    keywords_provided: bool = True
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -429,6 +431,7 @@ def build_view(
         "stock_as_of": fmt.local(data.stock_as_of, "%Y-%m-%d %H:%M"),
         "keywords": _keyword_rows(data.keywords, fmt),
         "keyword_day": "" if data.keyword_day is None else data.keyword_day.isoformat(),
+        "keywords_provided": "keywords" in provided(settings.source),
     }
     if latest is None:
         return DashboardView(

@@ -15,6 +15,7 @@ from flows.pipeline import (
     Window,
     finish_run,
     load_window,
+    not_provided,
     plan_windows,
     refresh,
     start_run,
@@ -53,7 +54,8 @@ def run_configured_hour(settings: Settings, hour: str | None = None) -> dict[str
         closing(make_source(settings.source)) as source,
     ):
         run = start_run(wh, until)
-        for window in plan_windows(wh, settings, until):
+        run.not_provided = not_provided(settings, source)
+        for window in plan_windows(wh, settings, until, source.provides):
             load_window_task(wh, source, run, window)
         refresh_task(wh, settings, run)
         alerts_task(wh, settings, until - timedelta(hours=1))

@@ -28,6 +28,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,8 @@ from flows.warehouse import Warehouse, read_sql
 from flows.warehouse.coverage import kpi_needs
 from flows.warehouse.marts import refresh_marts
 from simulator import Incident, ShopSpec, Simulator
+from simulator.shopify import ShopifyServer
+from sources import ExportSource, make_source
 from sources.simulated import SimulatorSource
 from transforms.rules import RULES as RULE_REGISTRY
 from transforms.rules import (
@@ -182,15 +185,28 @@ class Evaluation:
         }
 
 
+SHOPIFY_TOKEN = "evaluate-token-loopback-only"
+
 # -- replay --------------------------------------------------------------------------------
 
 
-def _settings(path: Path, sim: Simulator, lookback_hours: int) -> Settings:
+def _settings(
+    path: Path, sim: Simulator, lookback_hours: int, shopify_url: str | None = None
+) -> Settings:
+    # the export source is never contacted: the replay reads the simulator in-process
+    source: dict[str, Any] = {"base_url": "http://127.0.0.1:9", "lookback_hours": lookback_hours}
+    if shopify_url is not None:
+        source = {
+            "kind": "shopify",
+            "shop": "sim-shop.myshopify.com",
+            "access_token": SHOPIFY_TOKEN,
+            "base_url": shopify_url,
+            "lookback_hours": lookback_hours,
+        }
     return parse_settings(
         {
             "shop": {"name": f"sim-{sim.scenario.name}", "timezone": sim.spec.timezone},
-            # never contacted: the replay reads the simulator in-process
-            "source": {"base_url": "http://127.0.0.1:9", "lookback_hours": lookback_hours},
+            "source": source,
             "warehouse": {"path": str(path)},
         },
         env={},
@@ -220,15 +236,40 @@ def replay(
     warmup_days: int = 14,
     lookback_hours: int = 3,
     progress: Any = None,
+    api: str = "export",
 ) -> tuple[list[Sent], datetime, datetime, Warehouse]:
     """Run the pipeline and the rules hour by hour over the simulator's timeline.
 
-    Returns what would have been sent, the evaluated span and the (open) warehouse.
+    Returns what would have been sent, the evaluated span and the (open) warehouse. With
+    `api="shopify"` the shop is read through the Shopify source from the simulator's Shopify
+    emulation on loopback (no throttle: the replay measures detection, not rate limits).
     """
-    settings = _settings(path, sim, lookback_hours)
+    with ExitStack() as stack:
+        store: ShopifyServer | None = None
+        source: ExportSource
+        if api == "shopify":
+            store = ShopifyServer(sim, token=SHOPIFY_TOKEN, maximum=1e12, restore_rate=1e12)
+            stack.enter_context(store)
+            settings = _settings(path, sim, lookback_hours, store.base_url)
+            source = stack.enter_context(closing(make_source(settings.source)))
+        else:
+            settings = _settings(path, sim, lookback_hours)
+            source = SimulatorSource(sim)
+        return _replay(sim, path, settings, source, store, warmup_days, lookback_hours, progress)
+
+
+def _replay(
+    sim: Simulator,
+    path: Path,
+    settings: Settings,
+    source: ExportSource,
+    store: ShopifyServer | None,
+    warmup_days: int,
+    lookback_hours: int,
+    progress: Any,
+) -> tuple[list[Sent], datetime, datetime, Warehouse]:
     start = sim.clock.instant(min(warmup_days * 24, sim.clock.hours - 1)).astimezone(UTC)
     end = sim.spec.end.astimezone(UTC)
-    source = SimulatorSource(sim)
     wh = Warehouse(path)
     warm = settings.model_copy(
         update={
@@ -237,13 +278,17 @@ def replay(
             )
         }
     )
+    if store is not None:
+        store.emulator.set_now(start)
     run_hour(wh, warm, source, start)
     total = int((end - start) / HOUR)
     recent = timedelta(hours=lookback_hours + 1)
     for i in range(total):
         until = start + HOUR * (i + 1)
+        if store is not None:
+            store.emulator.set_now(until)
         run = start_run(wh, until)
-        for window in plan_windows(wh, settings, until):
+        for window in plan_windows(wh, settings, until, source.provides):
             load_window(wh, source, run, window)
         touched = run.touched
         with wh.transaction():
@@ -566,6 +611,7 @@ def evaluate_scenario(
     lookback_hours: int = 3,
     workdir: Path | None = None,
     progress: Any = None,
+    api: str = "export",
 ) -> Evaluation:
     """Replay `scenario` with `seed` and score the alerts it would have sent."""
     began = time.monotonic()
@@ -584,6 +630,7 @@ def evaluate_scenario(
             warmup_days=warmup_days,
             lookback_hours=lookback_hours,
             progress=progress,
+            api=api,
         )
         try:
             hourly = _hourly(wh, sim.clock.instant(0).astimezone(UTC), end)

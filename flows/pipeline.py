@@ -24,6 +24,7 @@ __all__ = [
     "finish_run",
     "load_dataset",
     "load_window",
+    "not_provided",
     "plan_windows",
     "refresh",
     "run_hour",
@@ -56,6 +57,7 @@ class RunResult:
     failures: dict[str, str] = field(default_factory=dict)
     # per dataset, the hours its committed window covered
     covered: dict[str, list[datetime]] = field(default_factory=dict)
+    not_provided: list[str] = field(default_factory=list)
     hours_refreshed: int = 0
     duration_seconds: float = 0.0
 
@@ -76,7 +78,9 @@ class RunResult:
         return pl.concat(series).unique().sort()
 
 
-def plan_windows(wh: Warehouse, settings: Settings, until: datetime) -> list[Window]:
+def plan_windows(
+    wh: Warehouse, settings: Settings, until: datetime, provides: frozenset[str] | None = None
+) -> list[Window]:
     """Each dataset's window: from its watermark minus the lookback, up to `until`.
 
     A first pull of a dimension omits `since`, so products and promotions set up before the
@@ -85,6 +89,8 @@ def plan_windows(wh: Warehouse, settings: Settings, until: datetime) -> list[Win
     lookback = timedelta(hours=settings.source.lookback_hours)
     windows = []
     for dataset in settings.source.datasets:
+        if provides is not None and dataset not in provides:
+            continue
         mark = wh.watermark(dataset)
         if mark is None:
             since = None if dataset in DIMENSIONS else until - lookback
@@ -113,6 +119,11 @@ def load_dataset(
             if mark is None or window.until > mark:
                 wh.set_watermark(window.dataset, window.until)
     return result
+
+
+def not_provided(settings: Settings, source: ExportSource) -> list[str]:
+    """The configured datasets the source declares it cannot read (reported, never zeros)."""
+    return [d for d in settings.source.datasets if d not in source.provides]
 
 
 def start_run(wh: Warehouse, until: datetime, kind: str = "hourly") -> RunResult:
@@ -191,7 +202,8 @@ def finish_run(wh: Warehouse, run: RunResult, error: str | None = None) -> None:
 def run_hour(wh: Warehouse, settings: Settings, source: ExportSource, until: datetime) -> RunResult:
     """One hourly run up to `until`: load every dataset, then refresh the hours they touched."""
     run = start_run(wh, until)
-    for window in plan_windows(wh, settings, until):
+    run.not_provided = not_provided(settings, source)
+    for window in plan_windows(wh, settings, until, source.provides):
         load_window(wh, source, run, window)
     refresh(wh, settings, run)
     finish_run(wh, run)

@@ -145,6 +145,7 @@ def run_summary(wh: Warehouse, settings: Settings, run: RunResult) -> dict[str, 
         "loaded": {d: r.loaded for d, r in run.loads.items()},
         "quarantined": {d: r.quarantined for d, r in run.loads.items() if r.quarantined},
         "failures": dict(run.failures),
+        "not_provided": {d: "not provided by this source" for d in run.not_provided},
         "hours_refreshed": run.hours_refreshed,
         "kpis": kpis,
         # false when a dataset the hour needs was not extracted for it: no comparison is made

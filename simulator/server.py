@@ -193,10 +193,14 @@ class SimulatorServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    def app(self) -> Starlette:
+        """The ASGI app this server runs: the export API."""
+        return create_app(self.sim, self.token)
+
     def start(self, timeout: float = 10.0) -> None:
         """Start serving and wait until the socket is bound."""
         config = uvicorn.Config(
-            create_app(self.sim, self.token),
+            self.app(),
             host=self.host,
             port=self.port,
             log_level="warning",

@@ -8,9 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["DATASETS", "ExportSource", "FilePage", "JsonPage", "Page"]
+__all__ = ["ALL_DATASETS", "DATASETS", "ExportSource", "FilePage", "JsonPage", "Page"]
 
 DATASETS = ("products", "promotions", "orders", "traffic", "inventory", "keywords")
+ALL_DATASETS = frozenset(DATASETS)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class ExportSource(Protocol):
     """Where exports come from; yields pages of one dataset for a window."""
 
     name: str
+    provides: frozenset[str]
+    """The datasets this source can read; the rest are "not provided by this source"."""
 
     def pages(self, dataset: str, since: datetime | None, until: datetime) -> Iterator[Page]: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sources.base import FilePage
+from sources.base import ALL_DATASETS, FilePage
 from sources.settings import SourceSettings
 
 __all__ = ["FILE_FORMATS", "FileSource"]
@@ -15,6 +15,8 @@ FILE_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet"
 
 class FileSource:
     """Exports downloaded by hand: <path>/<dataset>/*.jsonl|*.csv|*.parquet."""
+
+    provides = ALL_DATASETS
 
     def __init__(self, settings: SourceSettings) -> None:
         assert settings.path is not None

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import orjson
 
-from sources.base import JsonPage
+from sources.base import ALL_DATASETS, JsonPage
 from sources.errors import ExportFatalError, ExportTransientError
 from sources.settings import SourceSettings
 
@@ -45,6 +45,8 @@ def _iso(value: datetime) -> str:
 
 class HttpSource:
     """The backend's export API (docs/export-api.md) over httpx, with bounded retries."""
+
+    provides = ALL_DATASETS
 
     def __init__(
         self,

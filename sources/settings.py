@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["SourceSettings"]
+__all__ = ["SHOPIFY_API_VERSION", "SourceSettings"]
+
+SHOPIFY_API_VERSION = "2026-10"
+"""The newest stable Admin API version shopify.dev describes (versions are quarterly)."""
 
 
 class SourceSettings(BaseModel):
@@ -15,10 +19,10 @@ class SourceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["http", "files"] = Field(
+    kind: Literal["http", "files", "shopify"] = Field(
         default="http",
-        description="where exports come from: `http` (the export API) or `files` (exported files"
-        " under `path`)",
+        description="where exports come from: `http` (the export API), `files` (exported files"
+        " under `path`) or `shopify` (a Shopify store's Admin GraphQL API)",
     )
     base_url: str | None = Field(
         default=None,
@@ -56,6 +60,38 @@ class SourceSettings(BaseModel):
         description="datasets to pull",
     )
 
+    # -- kind: shopify (Admin GraphQL API) --------------------------------------------------
+    shop: str | None = Field(
+        default=None,
+        description="`shopify`: the store's `*.myshopify.com` domain (required)",
+    )
+    access_token: SecretStr | None = Field(
+        default=None,
+        description="`shopify`: the custom app's Admin API access token (required); use `${VAR}`",
+    )
+    api_version: str = Field(
+        default=SHOPIFY_API_VERSION,
+        description="`shopify`: the pinned Admin API version, sent in every URL",
+    )
+    bulk_after_hours: int = Field(
+        default=72,
+        ge=1,
+        description="`shopify`: an orders window longer than this runs one bulk operation; keep"
+        " it above `lookback_hours` + 1 so hourly runs page",
+    )
+    safety_stock: int = Field(
+        default=0,
+        ge=0,
+        description="`shopify`: safety stock of SKUs without a `shoppulse.safety_stock` metafield",
+    )
+    max_query_cost: int = Field(
+        default=1000,
+        ge=10,
+        le=1000,
+        description="`shopify`: the cost one query may request; page sizes follow from it",
+    )
+    # -- end of kind: shopify ---------------------------------------------------------------
+
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -68,3 +104,21 @@ class SourceSettings(BaseModel):
             raise ValueError("source.base_url is required when source.kind is http")
         if self.kind == "files" and self.path is None:
             raise ValueError("source.path is required when source.kind is files")
+        if self.kind == "shopify":
+            _check_shopify(self)
+
+
+def _check_shopify(settings: SourceSettings) -> None:
+    if not settings.shop:
+        raise ValueError("source.shop is required when source.kind is shopify")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*\.myshopify\.com", settings.shop):
+        raise ValueError(
+            f"source.shop must be the store's myshopify.com domain, got {settings.shop!r}"
+        )
+    if settings.access_token is None or not settings.access_token.get_secret_value():
+        raise ValueError("source.access_token is required when source.kind is shopify")
+    if not re.fullmatch(r"\d{4}-(01|04|07|10)", settings.api_version):
+        raise ValueError(
+            "source.api_version must be a stable Shopify API version such as"
+            f" {SHOPIFY_API_VERSION!r}, got {settings.api_version!r}"
+        )

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from simulator.datasets import DATASETS
 from simulator.simulation import Simulator
-from sources.base import JsonPage
+from sources.base import ALL_DATASETS, JsonPage
 from sources.errors import ExportFatalError, ExportTransientError
 
 __all__ = ["SimulatorSource"]
@@ -23,6 +23,8 @@ __all__ = ["SimulatorSource"]
 
 class SimulatorSource:
     """An `ExportSource` reading a `Simulator` directly, with its scenario's faults."""
+
+    provides = ALL_DATASETS
 
     def __init__(self, sim: Simulator, *, page_size: int = 5000, max_attempts: int = 6) -> None:
         self.sim = sim

@@ -13,11 +13,13 @@ import yaml
 from flows.cli.kpis import recent_kpis, render_kpis, wide_console
 from flows.cli.options import app
 from flows.dashboard import write_dashboard
+from flows.errors import ShoppulseError
 from flows.pipeline import run_hour
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse
 from simulator import Simulator
 from simulator.server import SimulatorServer
+from simulator.shopify import ShopifyServer
 from sources import make_source
 from transforms.rules import conversion_drop, low_stock_promo
 
@@ -27,12 +29,24 @@ DEMO_TOKEN = "demo-token-loopback-only"
 HISTORY_DAYS = 21
 
 
-def demo_config(directory: Path, base_url: str, timezone: str) -> Path:
+def demo_config(directory: Path, base_url: str, timezone: str, api: str = "export") -> Path:
     """Write the demo's shoppulse.yaml: simulator source, console and JSON-lines channels."""
     directory.mkdir(parents=True, exist_ok=True)
+    source: dict[str, object] = (
+        {
+            "kind": "shopify",
+            "shop": "demo-shop.myshopify.com",
+            "access_token": DEMO_TOKEN,
+            "base_url": base_url,
+            # every change moves an order's updatedAt: a short re-read catches late updates
+            "lookback_hours": 2,
+        }
+        if api == "shopify"
+        else {"kind": "http", "base_url": base_url, "token": DEMO_TOKEN, "lookback_hours": 48}
+    )
     config = {
         "shop": {"name": "demo-shop", "timezone": timezone, "locale": "en"},
-        "source": {"kind": "http", "base_url": base_url, "token": DEMO_TOKEN, "lookback_hours": 48},
+        "source": source,
         "warehouse": {"path": "demo-shop.duckdb", "lock_timeout_seconds": 60},
         "rules": {
             conversion_drop.ALERTNAME: {"min_drop": 0.25, "min_visitors": 100, "baseline_days": 14},
@@ -79,7 +93,14 @@ def replay_end(sim: Simulator) -> datetime:
     return min(midnight, sim.spec.end).astimezone(UTC)
 
 
-def run_demo(directory: Path, *, hours: int = 48, scenario: str = "demo", seed: int = 7) -> None:
+def run_demo(
+    directory: Path,
+    *,
+    hours: int = 48,
+    scenario: str = "demo",
+    seed: int = 7,
+    api: str = "export",
+) -> None:
     """Serve the simulator, load its history, then replay the last `hours` hour by hour."""
     from flows.etl import hourly_etl
 
@@ -90,14 +111,27 @@ def run_demo(directory: Path, *, hours: int = 48, scenario: str = "demo", seed: 
     replay_from = end - timedelta(hours=hours)
     for stale in ("demo-shop.duckdb", "demo-shop.duckdb.wal", "alerts.jsonl"):
         (directory / stale).unlink(missing_ok=True)
-    with SimulatorServer(sim, token=DEMO_TOKEN) as server:
-        config = demo_config(directory, server.base_url, sim.spec.timezone)
+    server = (
+        # a Shopify Plus store's bucket (1000 points a second)
+        ShopifyServer(sim, token=DEMO_TOKEN, maximum=20000, restore_rate=1000)
+        if api == "shopify"
+        else SimulatorServer(sim, token=DEMO_TOKEN)
+    )
+
+    def clock(until: datetime) -> None:
+        # the emulated store answers stock and discounts as they stood at the replayed hour
+        if isinstance(server, ShopifyServer):
+            server.emulator.set_now(until)
+
+    with server:
+        config = demo_config(directory, server.base_url, sim.spec.timezone, api)
         settings = load_settings(config)
         console.print(
             f"[bold]shoppulse demo[/]: simulated shop [cyan]{scenario}[/] on {server.base_url},"
             f" config {config}"
         )
         history = _history(settings)
+        clock(replay_from)
         with Warehouse(settings.warehouse.path) as wh:
             first = run_hour(wh, history, make_source(history.source), replay_from)
         console.print(
@@ -107,6 +141,7 @@ def run_demo(directory: Path, *, hours: int = 48, scenario: str = "demo", seed: 
         for i in range(hours):
             hour = replay_from + timedelta(hours=i)
             local = hour.astimezone(settings.shop.tz)
+            clock(hour + timedelta(hours=1))
             summary = hourly_etl(config=str(config), hour=local.isoformat())
             kpis = summary["kpis"]
             console.print(
@@ -134,6 +169,15 @@ def demo(
     ] = Path("demo"),
     hours: Annotated[int, typer.Option(min=1, help="Simulated hours to replay.", metavar="N")] = 48,
     scenario: Annotated[str, typer.Option(help="Simulator scenario.", metavar="NAME")] = "demo",
+    api: Annotated[
+        str,
+        typer.Option(
+            help="Which API the simulated shop speaks: export or shopify.",
+            metavar="export|shopify",
+        ),
+    ] = "export",
 ) -> None:
     """Run the whole pipeline against a simulated shop on loopback; no setup needed."""
-    run_demo(directory, hours=hours, scenario=scenario)
+    if api not in ("export", "shopify"):
+        raise ShoppulseError(f"unknown --api {api!r} (known: export, shopify)")
+    run_demo(directory, hours=hours, scenario=scenario, api=api)

@@ -20,8 +20,24 @@ def simulate(
     token: Annotated[
         str, typer.Option(envvar="SHOP_API_TOKEN", help="Bearer token to accept.", metavar="TOKEN")
     ] = "demo-token",
+    api: Annotated[
+        str, typer.Option(help="Which API to speak: export or shopify.", metavar="export|shopify")
+    ] = "export",
 ) -> None:
-    """Serve a simulated shop backend's export API on 127.0.0.1."""
+    """Serve a simulated shop backend's export API (or a Shopify store) on 127.0.0.1."""
+    if api == "shopify":
+        from simulator.shopify import serve_shopify
+
+        typer.echo(
+            f"serving scenario {scenario!r} (seed {seed}) as a Shopify store: POST"
+            f" http://127.0.0.1:{port}/admin/api/<version>/graphql.json"
+            " with X-Shopify-Access-Token",
+            err=True,
+        )
+        serve_shopify(scenario, seed, port, token)
+        return
+    if api != "export":
+        raise ShoppulseError(f"unknown --api {api!r} (known: export, shopify)")
     from simulator.server import serve
 
     typer.echo(f"serving scenario {scenario!r} (seed {seed}) on http://127.0.0.1:{port}", err=True)
@@ -44,6 +60,9 @@ def evaluate(
     visitors_per_day: Annotated[
         int | None, typer.Option(help="Visitors a day in the simulated shop.", metavar="N")
     ] = None,
+    api: Annotated[
+        str, typer.Option(help="Read the shop through its export API or as a Shopify store.")
+    ] = "export",
 ) -> None:
     """Replay a scenario hour by hour and score the alerts against its ground truth."""
     from flows.evaluation import evaluate_scenario, format_report
@@ -51,6 +70,8 @@ def evaluate(
 
     if scenario not in SCENARIOS:
         raise ShoppulseError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    if api not in ("export", "shopify"):
+        raise ShoppulseError(f"unknown --api {api!r} (known: export, shopify)")
     if days <= 14:
         raise ShoppulseError("--days must be more than 14: the first 14 days are the baseline")
 
@@ -65,6 +86,7 @@ def evaluate(
         skus=skus,
         visitors_per_day=visitors_per_day,
         progress=progress,
+        api=api,
     )
     if as_json:
         echo_json(result.to_json())
