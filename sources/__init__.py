@@ -29,4 +29,8 @@ def make_source(settings: SourceSettings, **kwargs: object) -> ExportSource:
     """The export source the settings name (`source.kind`)."""
     if settings.kind == "files":
         return FileSource(settings)
+    if settings.kind == "taobao":
+        from sources.taobao import TaobaoSource
+
+        return TaobaoSource(settings, **kwargs)  # type: ignore[arg-type]
     return HttpSource(settings, **kwargs)  # type: ignore[arg-type]

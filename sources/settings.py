@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["SourceSettings"]
+__all__ = ["TOP_GATEWAY", "SourceSettings"]
+
+TOP_GATEWAY = "https://eco.taobao.com/router/rest"
 
 
 class SourceSettings(BaseModel):
@@ -15,10 +17,10 @@ class SourceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["http", "files"] = Field(
+    kind: Literal["http", "files", "taobao"] = Field(
         default="http",
-        description="where exports come from: `http` (the export API) or `files` (exported files"
-        " under `path`)",
+        description="where exports come from: `http` (the export API), `files` (exported files"
+        " under `path`) or `taobao` (the TOP gateway and 生意参谋 exports in `exports_dir`)",
     )
     base_url: str | None = Field(
         default=None,
@@ -56,7 +58,49 @@ class SourceSettings(BaseModel):
         description="datasets to pull",
     )
 
-    @field_validator("base_url")
+    # -- kind: taobao — the Taobao Open Platform gateway and 生意参谋 exports (sources/taobao) --
+    app_key: str | None = Field(
+        default=None, description="TOP app key (required for `taobao`)"
+    )
+    app_secret: SecretStr | None = Field(
+        default=None, description="TOP app secret (required for `taobao`); use `${VAR}`"
+    )
+    session: SecretStr | None = Field(
+        default=None,
+        description="the seller's session key from authorising the app (required for `taobao`);"
+        " use `${VAR}`",
+    )
+    gateway: str = Field(default=TOP_GATEWAY, description="the TOP REST gateway (`taobao`)")
+    sign_method: Literal["md5", "hmac", "hmac-sha256"] = Field(
+        default="hmac-sha256", description="TOP request signature: `md5`, `hmac` or `hmac-sha256`"
+    )
+    exports_dir: Path | None = Field(
+        default=None,
+        description="folder of 生意参谋 export files and `promotions.csv` (required for `taobao`)",
+    )
+    sycm_headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra 生意参谋 header names → field, e.g. `{\"访客数(UV)\": visitors}`",
+    )
+    sycm_sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra 生意参谋 流量来源 names → shoppulse source, e.g."
+        " `{\"手淘首页\": recommend}`",
+    )
+    calls_per_second: float = Field(
+        default=10.0, gt=0, description="TOP calls are paced under this rate (`taobao`)"
+    )
+    max_ban_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="longest TOP call-limit ban waited before the export counts as failed",
+    )
+    safety_stock: int = Field(
+        default=0, ge=0, description="every SKU's safety stock (`taobao`: TOP has none)"
+    )
+    # -- end of kind: taobao --
+
+    @field_validator("base_url", "gateway")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -68,3 +112,20 @@ class SourceSettings(BaseModel):
             raise ValueError("source.base_url is required when source.kind is http")
         if self.kind == "files" and self.path is None:
             raise ValueError("source.path is required when source.kind is files")
+        if self.kind == "taobao":
+            self._check_taobao()
+
+    def _check_taobao(self) -> None:
+        for key in ("app_key", "app_secret", "session", "exports_dir"):
+            value = getattr(self, key)
+            if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+                raise ValueError(f"source.{key} is required when source.kind is taobao")
+        from sources.taobao.tables import FIELDS, check_sources
+
+        for header, field in self.sycm_headers.items():
+            if field not in FIELDS:
+                raise ValueError(
+                    f"source.sycm_headers.{header}: unknown field {field!r}"
+                    f" (known: {', '.join(sorted(FIELDS))})"
+                )
+        check_sources(self.sycm_sources)
