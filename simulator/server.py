@@ -174,12 +174,20 @@ def _check_host(host: str) -> None:
 
 
 class SimulatorServer:
-    """Runs the export API in a background thread: `with SimulatorServer(sim) as srv: ...`."""
+    """Runs the export API (or another `app` over the simulator, such as its TOP gateway) in a
+    background thread: `with SimulatorServer(sim) as srv: ...`."""
 
     def __init__(
-        self, sim: Simulator, token: str = "test-token", host: str = "127.0.0.1", port: int = 0
+        self,
+        sim: Simulator,
+        token: str = "test-token",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        app: Starlette | None = None,
     ) -> None:
         _check_host(host)
+        self.app = app
         self.sim = sim
         self.token = token
         self.host = host
@@ -196,7 +204,7 @@ class SimulatorServer:
     def start(self, timeout: float = 10.0) -> None:
         """Start serving and wait until the socket is bound."""
         config = uvicorn.Config(
-            create_app(self.sim, self.token),
+            self.app or create_app(self.sim, self.token),
             host=self.host,
             port=self.port,
             log_level="warning",
