@@ -2,37 +2,45 @@
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
 
 from flows.cli.kpis import recent_kpis, render_kpis, wide_console
-from flows.cli.options import app
+from flows.cli.options import Api, app
 from flows.dashboard import write_dashboard
 from flows.pipeline import run_hour
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse
 from simulator import Simulator
 from simulator.server import SimulatorServer
+from simulator.taobao import TopCredentials, top_server, write_exports
 from sources import make_source
 from transforms.rules import conversion_drop, low_stock_promo
 
-__all__ = ["DEMO_TOKEN", "demo", "demo_config", "replay_end", "run_demo"]
+__all__ = ["DEMO_TOKEN", "DEMO_TOP", "demo", "demo_config", "replay_end", "run_demo", "taobao_source"]
 
 DEMO_TOKEN = "demo-token-loopback-only"
+DEMO_TOP = TopCredentials("demo-app", "demo-secret-loopback-only", "demo-session-loopback-only")
 HISTORY_DAYS = 21
 
 
-def demo_config(directory: Path, base_url: str, timezone: str) -> Path:
+def demo_config(
+    directory: Path, base_url: str, timezone: str, source: dict[str, Any] | None = None
+) -> Path:
     """Write the demo's shoppulse.yaml: simulator source, console and JSON-lines channels."""
     directory.mkdir(parents=True, exist_ok=True)
     config = {
         "shop": {"name": "demo-shop", "timezone": timezone, "locale": "en"},
-        "source": {"kind": "http", "base_url": base_url, "token": DEMO_TOKEN, "lookback_hours": 48},
+        "source": source
+        or {"kind": "http", "base_url": base_url, "token": DEMO_TOKEN, "lookback_hours": 48},
         "warehouse": {"path": "demo-shop.duckdb", "lock_timeout_seconds": 60},
         "rules": {
             conversion_drop.ALERTNAME: {"min_drop": 0.25, "min_visitors": 100, "baseline_days": 14},
@@ -56,7 +64,8 @@ def demo_config(directory: Path, base_url: str, timezone: str) -> Path:
     }
     path = directory / "shoppulse.yaml"
     path.write_text(
-        "# written by `shoppulse demo`; the token is the loopback simulator's, not a secret\n"
+        "# written by `shoppulse demo`; its token, app secret and session are the loopback"
+        " simulator's, not secrets\n"
         + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )
@@ -79,7 +88,48 @@ def replay_end(sim: Simulator) -> datetime:
     return min(midnight, sim.spec.end).astimezone(UTC)
 
 
-def run_demo(directory: Path, *, hours: int = 48, scenario: str = "demo", seed: int = 7) -> None:
+def taobao_source(gateway: str) -> dict[str, Any]:
+    """The demo's `source:` for the simulator's TOP gateway and its 生意参谋 exports."""
+    return {
+        "kind": "taobao",
+        "app_key": DEMO_TOP.app_key,
+        "app_secret": DEMO_TOP.app_secret,
+        "session": DEMO_TOP.session,
+        "gateway": gateway,
+        "exports_dir": "sycm",
+        "lookback_hours": 48,
+        # the loopback gateway has no call limit to respect
+        "calls_per_second": 1000,
+    }
+
+
+@contextmanager
+def _serving(sim: Simulator, api: Api, directory: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The simulator served in the chosen dialect: (where it answers, the source config)."""
+    if api is Api.taobao:
+        shutil.rmtree(directory / "sycm", ignore_errors=True)
+        write_exports(sim, directory / "sycm")
+        with top_server(sim, DEMO_TOP) as server:
+            gateway = f"{server.base_url}/router/rest"
+            yield gateway, taobao_source(gateway)
+        return
+    with SimulatorServer(sim, token=DEMO_TOKEN) as server:
+        yield server.base_url, {
+            "kind": "http",
+            "base_url": server.base_url,
+            "token": DEMO_TOKEN,
+            "lookback_hours": 48,
+        }
+
+
+def run_demo(
+    directory: Path,
+    *,
+    hours: int = 48,
+    scenario: str = "demo",
+    seed: int = 7,
+    api: Api = Api.export,
+) -> None:
     """Serve the simulator, load its history, then replay the last `hours` hour by hour."""
     from flows.etl import hourly_etl
 
@@ -90,11 +140,11 @@ def run_demo(directory: Path, *, hours: int = 48, scenario: str = "demo", seed: 
     replay_from = end - timedelta(hours=hours)
     for stale in ("demo-shop.duckdb", "demo-shop.duckdb.wal", "alerts.jsonl"):
         (directory / stale).unlink(missing_ok=True)
-    with SimulatorServer(sim, token=DEMO_TOKEN) as server:
-        config = demo_config(directory, server.base_url, sim.spec.timezone)
+    with _serving(sim, api, directory) as (where, source):
+        config = demo_config(directory, where, sim.spec.timezone, source)
         settings = load_settings(config)
         console.print(
-            f"[bold]shoppulse demo[/]: simulated shop [cyan]{scenario}[/] on {server.base_url},"
+            f"[bold]shoppulse demo[/]: simulated shop [cyan]{scenario}[/] on {where},"
             f" config {config}"
         )
         history = _history(settings)
@@ -134,6 +184,9 @@ def demo(
     ] = Path("demo"),
     hours: Annotated[int, typer.Option(min=1, help="Simulated hours to replay.", metavar="N")] = 48,
     scenario: Annotated[str, typer.Option(help="Simulator scenario.", metavar="NAME")] = "demo",
+    api: Annotated[
+        Api, typer.Option(help="The interface the simulated shop speaks: export or taobao.")
+    ] = Api.export,
 ) -> None:
     """Run the whole pipeline against a simulated shop on loopback; no setup needed."""
-    run_demo(directory, hours=hours, scenario=scenario)
+    run_demo(directory, hours=hours, scenario=scenario, api=api)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from flows.cli.options import app, echo_json
+from flows.cli.options import Api, app, echo_json
 from flows.errors import ShoppulseError
 
 __all__ = ["evaluate", "simulate"]
@@ -20,12 +21,54 @@ def simulate(
     token: Annotated[
         str, typer.Option(envvar="SHOP_API_TOKEN", help="Bearer token to accept.", metavar="TOKEN")
     ] = "demo-token",
+    api: Annotated[Api, typer.Option(help="The interface the shop speaks.")] = Api.export,
+    exports_dir: Annotated[
+        Path,
+        typer.Option(help="With --api taobao: where to write the 生意参谋 exports.", metavar="DIR"),
+    ] = Path("sycm"),
+    app_key: Annotated[
+        str, typer.Option(help="With --api taobao: the app key.", metavar="KEY")
+    ] = "demo-app",
+    app_secret: Annotated[
+        str,
+        typer.Option(
+            envvar="TOP_APP_SECRET", help="With --api taobao: the app secret.", metavar="SECRET"
+        ),
+    ] = "demo-secret",
+    session: Annotated[
+        str,
+        typer.Option(
+            envvar="TOP_SESSION", help="With --api taobao: the seller session.", metavar="SESSION"
+        ),
+    ] = "demo-session",
 ) -> None:
-    """Serve a simulated shop backend's export API on 127.0.0.1."""
+    """Serve a simulated shop backend on 127.0.0.1: its export API, or Taobao's TOP gateway."""
+    if api is Api.taobao:
+        _serve_taobao(scenario, seed, port, exports_dir, app_key, app_secret, session)
+        return
     from simulator.server import serve
 
     typer.echo(f"serving scenario {scenario!r} (seed {seed}) on http://127.0.0.1:{port}", err=True)
     serve(scenario=scenario, seed=seed, port=port, token=token)
+
+
+def _serve_taobao(
+    scenario: str, seed: int, port: int, exports: Path, app_key: str, secret: str, session: str
+) -> None:
+    from simulator import SCENARIOS, Simulator
+    from simulator.taobao import TopCredentials, serve_top, write_exports
+
+    if scenario not in SCENARIOS:
+        raise ShoppulseError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    sim = Simulator(scenario, seed)
+    files = write_exports(sim, exports)
+    typer.echo(f"wrote {len(files)} 生意参谋 export files to {exports}", err=True)
+    typer.echo(
+        f"serving scenario {scenario!r} (seed {seed}) as a TOP gateway on"
+        f" http://127.0.0.1:{port}/router/rest (app_key {app_key})",
+        err=True,
+    )
+    serve_top(sim, TopCredentials(app_key, secret, session), port)
 
 
 @app.command()
