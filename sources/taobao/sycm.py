@@ -124,7 +124,7 @@ def parse_export(
     fields = set(columns.values())
     if "keyword" in fields:
         dataset = "keywords"
-    elif {"source", "visitors"} <= fields:
+    elif "source" in fields:
         dataset = "traffic"
     else:
         raise SycmFileError(
@@ -153,9 +153,10 @@ def parse_export(
 
 def _records(frame: pl.DataFrame, dataset: str, sources: Mapping[str, str]) -> list[dict[str, Any]]:
     numbers = [c for c in frame.columns if c not in ("date", "hour", "source", "keyword")]
-    frame = frame.filter(pl.col(NEEDS[dataset][0]).is_not_null()).with_columns(
-        [_number(c).alias(c) for c in numbers]
-    )
+    keyless = frame.filter(pl.col(NEEDS[dataset][0]).is_null()).height
+    if keyless:
+        raise ValueError(f"{keyless} rows without a {NEEDS[dataset][0]}")
+    frame = frame.with_columns([_number(c).alias(c) for c in numbers])
     bad = frame.filter(pl.any_horizontal(pl.col(numbers).is_null()))
     if bad.height:
         raise ValueError(f"{bad.height} rows with a number that cannot be read")
