@@ -97,10 +97,19 @@ def test_a_bad_signature_gets_the_documented_envelope(gateway: str) -> None:
     assert caught.value.code == 25
     assert "Invalid signature" in str(caught.value) and "source.app_secret" in str(caught.value)
     assert "not-the-secret" not in str(caught.value)
-    raw = httpx.post(gateway, data={**window_params(), "method": INCREMENT_METHOD,
-                                    "app_key": CREDS.app_key, "session": SESSION,
-                                    "timestamp": "2026-11-01 10:00:00", "v": "2.0",
-                                    "sign_method": "md5", "sign": "0" * 32}).json()  # fmt: skip
+    raw = httpx.post(
+        gateway,
+        data={
+            **window_params(),
+            "method": INCREMENT_METHOD,
+            "app_key": CREDS.app_key,
+            "session": SESSION,
+            "timestamp": "2026-11-01 10:00:00",
+            "v": "2.0",
+            "sign_method": "md5",
+            "sign": "0" * 32,
+        },
+    ).json()
     assert raw["error_response"]["code"] == 25
     assert set(raw["error_response"]) >= {"code", "msg", "request_id"}
 
@@ -132,9 +141,11 @@ def test_session_and_permission_errors_fail_at_once(
 
 
 BAN = error_body(
-    7, "App Call Limited", "accesscontrol.limited-by-app-access-count",
+    7,
+    "App Call Limited",
+    "accesscontrol.limited-by-app-access-count",
     "This ban will last for 3 more seconds",
-)  # fmt: skip
+)
 
 
 @pytest.mark.parametrize("gateway", [[(INCREMENT_METHOD, BAN)]], indirect=True)
@@ -147,7 +158,7 @@ def test_a_call_limit_waits_the_ban_then_retries(gateway: str) -> None:
 @pytest.mark.parametrize("gateway", [[(INCREMENT_METHOD, BAN)]], indirect=True)
 def test_a_ban_longer_than_the_bound_is_not_waited(gateway: str) -> None:
     top, recorder, slept = client(gateway, max_ban_wait_seconds=2)
-    with pytest.raises(TopLimitError, match="longer than source.max_ban_wait_seconds"):
+    with pytest.raises(TopLimitError, match=r"longer than source\.max_ban_wait_seconds"):
         top.call(INCREMENT_METHOD, window_params(), dataset="orders")
     assert len(recorder.calls) == 1 and 3.0 not in slept
 
@@ -189,7 +200,9 @@ def test_trades_are_paged_from_the_last_page_back(gateway: str) -> None:
     since = SIM.spec.start + timedelta(hours=10)
     until = since + timedelta(hours=30)
     trades = [t for page in fetch_trades(top, since, until) for t in page]
-    first = [c for c in recorder.calls if c["start_modified"] == recorder.calls[0]["start_modified"]]
+    first = [
+        c for c in recorder.calls if c["start_modified"] == recorder.calls[0]["start_modified"]
+    ]
     pages = [int(c["page_no"]) for c in first[1:]]
     assert first[0]["page_size"] == "1" and first[0]["fields"] == "tid"
     assert pages == sorted(pages, reverse=True) and pages[-1] == 1 and len(pages) > 1
@@ -200,9 +213,16 @@ def test_trades_are_paged_from_the_last_page_back(gateway: str) -> None:
 
 def test_unsimplified_responses_are_read_alike(gateway: str) -> None:
     top, _, _ = client(gateway)
-    params = {**window_params(), "method": INCREMENT_METHOD, "app_key": CREDS.app_key,
-              "session": SESSION, "timestamp": "2026-11-01 10:00:00", "v": "2.0",
-              "format": "json", "sign_method": "md5"}  # fmt: skip
+    params = {
+        **window_params(),
+        "method": INCREMENT_METHOD,
+        "app_key": CREDS.app_key,
+        "session": SESSION,
+        "timestamp": "2026-11-01 10:00:00",
+        "v": "2.0",
+        "format": "json",
+        "sign_method": "md5",
+    }
     from sources.taobao.signature import sign
     from sources.taobao.trades import _list
 

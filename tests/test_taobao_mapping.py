@@ -23,9 +23,17 @@ def trade(**over: Any) -> dict[str, Any]:
         "payment": "179.80",
         "post_fee": "0.00",
         "orders": [
-            {"oid": 1, "num_iid": 9, "sku_id": 7, "outer_sku_id": "SKU1007", "num": 2,
-             "price": "89.90", "payment": "179.80", "status": "WAIT_SELLER_SEND_GOODS"},
-        ],  # fmt: skip
+            {
+                "oid": 1,
+                "num_iid": 9,
+                "sku_id": 7,
+                "outer_sku_id": "SKU1007",
+                "num": 2,
+                "price": "89.90",
+                "payment": "179.80",
+                "status": "WAIT_SELLER_SEND_GOODS",
+            },
+        ],
     }
     record.update(over)
     return record
@@ -70,8 +78,13 @@ def test_status_table(status: str, refund: str | None, paid: bool, core: str) ->
 
 def test_every_documented_status_maps_to_a_core_status() -> None:
     assert set(TRADE_STATUS.values()) <= {
-        "created", "paid", "shipped", "completed", "cancelled", "refunded",
-    }  # fmt: skip
+        "created",
+        "paid",
+        "shipped",
+        "completed",
+        "cancelled",
+        "refunded",
+    }
 
 
 def test_an_unknown_status_passes_through_for_staging_to_quarantine() -> None:
@@ -104,13 +117,25 @@ def test_unsimplified_lists_are_read() -> None:
 
 
 ITEM = {
-    "num_iid": 9, "title": "扳手", "cid": 50012, "approve_status": "onsale",
-    "price": "119.00", "num": 70, "outer_id": "I9", "modified": "2026-10-01 09:00:00",
+    "num_iid": 9,
+    "title": "扳手",
+    "cid": 50012,
+    "approve_status": "onsale",
+    "price": "119.00",
+    "num": 70,
+    "outer_id": "I9",
+    "modified": "2026-10-01 09:00:00",
     "skus": [
-        {"sku_id": 7, "outer_id": "SKU1007", "price": "119.00", "quantity": 61,
-         "with_hold_quantity": 3, "modified": "2026-10-02 09:00:00"},
+        {
+            "sku_id": 7,
+            "outer_id": "SKU1007",
+            "price": "119.00",
+            "quantity": 61,
+            "with_hold_quantity": 3,
+            "modified": "2026-10-02 09:00:00",
+        },
     ],
-}  # fmt: skip
+}
 
 
 def test_items_become_products_and_stock_per_sku() -> None:

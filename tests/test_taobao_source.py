@@ -35,10 +35,16 @@ SAME = ["mart.kpi_hourly", "mart.kpi_daily", "mart.keyword_daily"]
 
 def taobao_settings(gateway: str, folder: Path, db: Path, **over: Any) -> Settings:
     source = {
-        "kind": "taobao", "app_key": CREDS.app_key, "app_secret": SECRET, "session": SESSION,
-        "gateway": gateway, "exports_dir": str(folder), "calls_per_second": 1000,
-        "lookback_hours": WEEK, **over,
-    }  # fmt: skip
+        "kind": "taobao",
+        "app_key": CREDS.app_key,
+        "app_secret": SECRET,
+        "session": SESSION,
+        "gateway": gateway,
+        "exports_dir": str(folder),
+        "calls_per_second": 1000,
+        "lookback_hours": WEEK,
+        **over,
+    }
     return parse_settings(
         {"shop": {"name": "t"}, "source": source, "warehouse": {"path": str(db)}}, {}
     )
@@ -113,8 +119,10 @@ def test_an_unreadable_export_is_quarantined_and_the_run_goes_on(
     (folder / "traffic").mkdir(parents=True)
     day = (UNTIL - timedelta(hours=5)).strftime("%Y-%m-%d")
     (folder / "traffic" / "good.csv").write_bytes(
-        ("日期,小时,流量来源,访客数,浏览量,跳失率,加购人数,商品收藏人数\r\n"
-         f"{day},12,手淘搜索,100,200,10%,5,3\r\n").encode("gbk")  # fmt: skip
+        (
+            "日期,小时,流量来源,访客数,浏览量,跳失率,加购人数,商品收藏人数\r\n"
+            f"{day},12,手淘搜索,100,200,10%,5,3\r\n"
+        ).encode("gbk")
     )
     (folder / "traffic" / "bad.xlsx").write_bytes(b"not a workbook")
     settings = taobao_settings(gateway, folder, tmp_path / "t.duckdb", lookback_hours=24)
@@ -128,10 +136,14 @@ def test_an_unreadable_export_is_quarantined_and_the_run_goes_on(
 def test_config_names_the_missing_key() -> None:
     base = {"shop": {"name": "t"}, "warehouse": {"path": "w.duckdb"}}
     source = {"kind": "taobao", "app_key": "k", "app_secret": "s", "exports_dir": "sycm"}
-    with pytest.raises(ConfigError, match=r"source\.session is required when source\.kind is taobao"):
+    with pytest.raises(
+        ConfigError, match=r"source\.session is required when source\.kind is taobao"
+    ):
         parse_settings({**base, "source": source}, {})
     bad = {**source, "session": "x", "sycm_headers": {"访客数(UV)": "uv"}}
-    with pytest.raises(ConfigError, match=r"source\.sycm_headers\.访客数\(UV\): unknown field 'uv'"):
+    with pytest.raises(
+        ConfigError, match=r"source\.sycm_headers\.访客数\(UV\): unknown field 'uv'"
+    ):
         parse_settings({**base, "source": bad}, {})
 
 

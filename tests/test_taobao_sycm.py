@@ -71,34 +71,51 @@ def test_xlsx_read_through_calamine(tmp_path: Path) -> None:
     book.close()
     first, second = parse(path)
     assert (first["visitors"], first["bounces"], first["hour"]) == (
-        1234, 509, "2026-11-10T09:00:00+08:00",
-    )  # fmt: skip
+        1234,
+        509,
+        "2026-11-10T09:00:00+08:00",
+    )
     assert (second["visitors"], second["bounces"]) == (412, 166)
 
 
 def test_a_daily_export_takes_its_date_from_the_title_rows(tmp_path: Path) -> None:
-    text = csv_text(TITLE, "统计日期：2026-11-10", "流量来源,访客数,浏览量,跳失率,加购人数,商品收藏人数",
-                    "手淘推荐,800,1600,50.00%,40,20")  # fmt: skip
+    text = csv_text(
+        TITLE,
+        "统计日期：2026-11-10",
+        "流量来源,访客数,浏览量,跳失率,加购人数,商品收藏人数",
+        "手淘推荐,800,1600,50.00%,40,20",
+    )
     (record,) = parse(write(tmp_path / "d.csv", text, "utf-8"))
     assert record["hour"] == "2026-11-10T00:00:00+08:00" and record["grain"] == "day"
     assert (record["source"], record["bounces"]) == ("recommend", 400)
 
 
 def test_keywords_export(tmp_path: Path) -> None:
-    text = csv_text("生意参谋 搜索词", "日期,小时,搜索词,展现量,点击量,访客数,支付买家数,支付金额",
-                    '2026-11-10,20,收纳盒,"52,000","2,100","1,900",61,"5,490.50"')  # fmt: skip
+    text = csv_text(
+        "生意参谋 搜索词",
+        "日期,小时,搜索词,展现量,点击量,访客数,支付买家数,支付金额",
+        '2026-11-10,20,收纳盒,"52,000","2,100","1,900",61,"5,490.50"',
+    )
     table = parse_export(write(tmp_path / "k.csv", text, "gbk"), HEADERS, SOURCES)
     (record,) = table.records
     assert table.dataset == "keywords"
     assert record == {
-        "hour": "2026-11-10T20:00:00+08:00", "keyword": "收纳盒", "impressions": 52000,
-        "clicks": 2100, "visitors": 1900, "buyers": 61, "pay_amount": 5490.5, "grain": "hour",
-    }  # fmt: skip
+        "hour": "2026-11-10T20:00:00+08:00",
+        "keyword": "收纳盒",
+        "impressions": 52000,
+        "clicks": 2100,
+        "visitors": 1900,
+        "buyers": 61,
+        "pay_amount": 5490.5,
+        "grain": "hour",
+    }
 
 
 def test_users_extend_the_header_table(tmp_path: Path) -> None:
-    text = csv_text("日期,小时,流量来源,访客数(UV),浏览量,跳失率,加购人数,商品收藏人数",
-                    "2026-11-10,9,手淘首页,10,20,10%,1,1")  # fmt: skip
+    text = csv_text(
+        "日期,小时,流量来源,访客数(UV),浏览量,跳失率,加购人数,商品收藏人数",
+        "2026-11-10,9,手淘首页,10,20,10%,1,1",
+    )
     path = write(tmp_path / "x.csv", text, "utf-8")
     with pytest.raises(SycmFileError, match="lacks the columns 访客数"):
         parse(path)

@@ -25,7 +25,15 @@ from simulator.taobao import TopCredentials, top_server, write_exports
 from sources import make_source
 from transforms.rules import conversion_drop, low_stock_promo
 
-__all__ = ["DEMO_TOKEN", "DEMO_TOP", "demo", "demo_config", "replay_end", "run_demo", "taobao_source"]
+__all__ = [
+    "DEMO_TOKEN",
+    "DEMO_TOP",
+    "demo",
+    "demo_config",
+    "replay_end",
+    "run_demo",
+    "taobao_source",
+]
 
 DEMO_TOKEN = "demo-token-loopback-only"
 DEMO_TOP = TopCredentials("demo-app", "demo-secret-loopback-only", "demo-session-loopback-only")
@@ -65,8 +73,7 @@ def demo_config(
     path = directory / "shoppulse.yaml"
     path.write_text(
         "# written by `shoppulse demo`; its token, app secret and session are the loopback"
-        " simulator's, not secrets\n"
-        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        " simulator's, not secrets\n" + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )
     return path
@@ -114,12 +121,15 @@ def _serving(sim: Simulator, api: Api, directory: Path) -> Iterator[tuple[str, d
             yield gateway, taobao_source(gateway)
         return
     with SimulatorServer(sim, token=DEMO_TOKEN) as server:
-        yield server.base_url, {
-            "kind": "http",
-            "base_url": server.base_url,
-            "token": DEMO_TOKEN,
-            "lookback_hours": 48,
-        }
+        yield (
+            server.base_url,
+            {
+                "kind": "http",
+                "base_url": server.base_url,
+                "token": DEMO_TOKEN,
+                "lookback_hours": 48,
+            },
+        )
 
 
 def run_demo(

@@ -39,7 +39,10 @@ def serve_top(sim: Simulator, credentials: TopCredentials, port: int) -> None:
     import uvicorn
 
     config = uvicorn.Config(
-        create_top_app(sim, credentials), host="127.0.0.1", port=port, log_level="warning",
+        create_top_app(sim, credentials),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
         lifespan="off",
-    )  # fmt: skip
+    )
     uvicorn.Server(config).run()

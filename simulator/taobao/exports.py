@@ -32,12 +32,30 @@ SYCM_SOURCE = {
     "direct": "自主访问",
     "social": "站外投放",
 }
-TRAFFIC_HEADER = ["日期", "小时", "流量来源", "访客数", "浏览量", "跳失率", "加购人数", "商品收藏人数"]
+TRAFFIC_HEADER = [
+    "日期",
+    "小时",
+    "流量来源",
+    "访客数",
+    "浏览量",
+    "跳失率",
+    "加购人数",
+    "商品收藏人数",
+]
 KEYWORD_HEADER = ["日期", "小时", "搜索词", "展现量", "点击量", "访客数", "支付买家数", "支付金额"]
 PROMOTION_HEADER = [
-    "promo_id", "name", "kind", "starts_at", "ends_at", "threshold_amount", "discount_amount",
-    "sku_id", "promo_price", "stock_commitment", "updated_at",
-]  # fmt: skip
+    "promo_id",
+    "name",
+    "kind",
+    "starts_at",
+    "ends_at",
+    "threshold_amount",
+    "discount_amount",
+    "sku_id",
+    "promo_price",
+    "stock_commitment",
+    "updated_at",
+]
 
 
 def _count(value: int) -> str:
@@ -54,16 +72,32 @@ def _traffic(sim: Simulator, h: int, day: str, hour: int) -> list[list[str]]:
     for source, (vis, views, bounces, carts, favs) in sorted(sums.items()):
         rate = f"{100 * bounces / vis:.2f}%" if vis else "0.00%"
         out.append(
-            [day, str(hour), SYCM_SOURCE.get(source, source), _count(vis), _count(views), rate,
-             _count(carts), _count(favs)]  # fmt: skip
+            [
+                day,
+                str(hour),
+                SYCM_SOURCE.get(source, source),
+                _count(vis),
+                _count(views),
+                rate,
+                _count(carts),
+                _count(favs),
+            ]
         )
     return out
 
 
 def _keywords(sim: Simulator, h: int, day: str, hour: int) -> list[list[str]]:
     return [
-        [day, str(hour), r["keyword"], _count(r["impressions"]), _count(r["clicks"]),
-         _count(r["visitors"]), _count(r["buyers"]), f"{r['pay_amount']:,.2f}"]  # fmt: skip
+        [
+            day,
+            str(hour),
+            r["keyword"],
+            _count(r["impressions"]),
+            _count(r["clicks"]),
+            _count(r["visitors"]),
+            _count(r["buyers"]),
+            f"{r['pay_amount']:,.2f}",
+        ]
         for r in datasets.keyword_rows(sim, h)
     ]
 
@@ -106,12 +140,22 @@ def write_exports(sim: Simulator, folder: Path, days: int | None = None) -> list
         for sub in ("traffic", "keywords"):
             (folder / sub).mkdir(exist_ok=True)
         written.append(
-            _write(folder / "traffic" / f"流量来源_{day}{suffix}", "生意参谋 流量来源（实时·按小时）",
-                   day, TRAFFIC_HEADER, traffic)  # fmt: skip
+            _write(
+                folder / "traffic" / f"流量来源_{day}{suffix}",
+                "生意参谋 流量来源（实时·按小时）",
+                day,
+                TRAFFIC_HEADER,
+                traffic,
+            )
         )
         written.append(
-            _write(folder / "keywords" / f"搜索词_{day}{suffix}", "生意参谋 搜索词（按小时）",
-                   day, KEYWORD_HEADER, keywords)  # fmt: skip
+            _write(
+                folder / "keywords" / f"搜索词_{day}{suffix}",
+                "生意参谋 搜索词（按小时）",
+                day,
+                KEYWORD_HEADER,
+                keywords,
+            )
         )
     written.append(_promotions(sim, folder / "promotions.csv"))
     return written
@@ -126,12 +170,18 @@ def _promotions(sim: Simulator, path: Path) -> Path:
         for item in items:
             out.writerow(
                 [
-                    record["promo_id"], record["name"], record["kind"],
-                    top_time(record["starts_at"]), top_time(record["ends_at"]),
-                    _amount(record["threshold_amount"]), _amount(record["discount_amount"]),
-                    item.get("sku_id", ""), _amount(item.get("promo_price")),
-                    item.get("stock_commitment", ""), top_time(record["updated_at"]),
-                ]  # fmt: skip
+                    record["promo_id"],
+                    record["name"],
+                    record["kind"],
+                    top_time(record["starts_at"]),
+                    top_time(record["ends_at"]),
+                    _amount(record["threshold_amount"]),
+                    _amount(record["discount_amount"]),
+                    item.get("sku_id", ""),
+                    _amount(item.get("promo_price")),
+                    item.get("stock_commitment", ""),
+                    top_time(record["updated_at"]),
+                ]
             )
     path.write_bytes(b"\xef\xbb\xbf" + text.getvalue().encode("utf-8"))
     return path

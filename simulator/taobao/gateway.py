@@ -204,7 +204,7 @@ def create_top_app(
     """
     shop = _Shop(sim)
     queued: deque[tuple[str, dict[str, Any]]] = deque(incidents or [])
-    attempts: dict[tuple[str, ...], int] = {}
+    attempts: dict[tuple[tuple[str, str], ...], int] = {}
     lock = threading.Lock()
 
     def check(params: dict[str, str]) -> None:
@@ -235,8 +235,8 @@ def create_top_app(
         with lock:
             if len(attempts) > _ATTEMPTS_KEPT:
                 attempts.clear()
-            attempt = attempts.get(key, 0)  # type: ignore[call-overload]
-            attempts[key] = attempt + 1  # type: ignore[index]
+            attempt = attempts.get(key, 0)
+            attempts[key] = attempt + 1
         fault = sim.fault("orders", None, until, attempt)
         if fault is None:
             return
@@ -249,9 +249,7 @@ def create_top_app(
                     f"This ban will last for {fault.retry_after or 1} more seconds",
                 )
             )
-        raise _Refusal(
-            error_body(15, "Remote service error", "isp.top-remote-connection-timeout")
-        )
+        raise _Refusal(error_body(15, "Remote service error", "isp.top-remote-connection-timeout"))
 
     async def rest(request: Request) -> Response:
         params = dict(request.query_params)

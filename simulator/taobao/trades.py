@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from simulator import datasets
@@ -61,7 +62,7 @@ class TradeBook:
         last = min(clock.hours - 1, clock.hour_of(hi - 1))
         groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for h in range(first, last + 1):
-            for line in self._hours.get(h, lambda h=h: datasets.order_rows(self.sim, h)):
+            for line in self._hours.get(h, partial(datasets.order_rows, self.sim, h)):
                 ts = datetime.fromisoformat(line["updated_at"]).timestamp()
                 if lo <= ts < hi:
                     groups[(line["order_id"], line["updated_at"])].append(line)

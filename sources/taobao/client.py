@@ -93,7 +93,9 @@ class TopClient:
             self.retries += 1
             self._sleep(wait)
 
-    def _attempt(self, method: str, params: dict[str, str], dataset: str) -> dict[str, Any] | _Retry:
+    def _attempt(
+        self, method: str, params: dict[str, str], dataset: str
+    ) -> dict[str, Any] | _Retry:
         """The response object, or how long to wait and what went wrong before a retry."""
         self._pace()
         form = {

@@ -32,9 +32,7 @@ log = logging.getLogger(__name__)
 class ExportFolder:
     """The 生意参谋 exports and the promotions file a seller drops into `exports_dir`."""
 
-    def __init__(
-        self, root: Path, headers: Mapping[str, str], sources: Mapping[str, str]
-    ) -> None:
+    def __init__(self, root: Path, headers: Mapping[str, str], sources: Mapping[str, str]) -> None:
         self.root = root
         self.headers = headers
         self.sources = sources

@@ -91,7 +91,9 @@ def product_records(items: list[dict[str, Any]], safety_stock: int) -> list[dict
                     "list_price": sku.get("price"),
                     "lowest_price_90d": None,
                     "safety_stock": safety_stock,
-                    "updated_at": _iso(max(str(sku.get("modified") or ""), str(item.get("modified") or ""))),
+                    "updated_at": _iso(
+                        max(str(sku.get("modified") or ""), str(item.get("modified") or ""))
+                    ),
                     "num_iid": item.get("num_iid"),
                     "top_sku_id": sku.get("sku_id"),
                     "listing_status": item.get("approve_status"),

@@ -71,9 +71,7 @@ def read_cells(path: Path) -> list[list[str | None]]:
     suffix = path.suffix.lower()
     if suffix in EXCEL:
         try:
-            frame = pl.read_excel(
-                path, engine="calamine", has_header=False, infer_schema_length=0
-            )
+            frame = pl.read_excel(path, engine="calamine", has_header=False, infer_schema_length=0)
         except Exception as exc:  # the reader's own errors vary by file damage
             raise SycmFileError(f"not a readable Excel workbook ({type(exc).__name__})") from None
         return [list(row) for row in frame.iter_rows()]
@@ -115,9 +113,7 @@ def _number(column: str) -> pl.Expr:
     return pl.when(percent).then(value / 100).otherwise(value)
 
 
-def parse_export(
-    path: Path, headers: Mapping[str, str], sources: Mapping[str, str]
-) -> SycmTable:
+def parse_export(path: Path, headers: Mapping[str, str], sources: Mapping[str, str]) -> SycmTable:
     """Read one export file into records, or raise SycmFileError saying why it cannot be read."""
     rows = read_cells(path)
     at, columns = _header_row(rows, headers)
@@ -137,7 +133,9 @@ def parse_export(
             f"{dataset} export lacks the columns " + ", ".join(names.get(f, f) for f in missing)
         )
     body = rows[at + 1 :]
-    data = {field: [row[i] if i < len(row) else None for row in body] for i, field in columns.items()}
+    data = {
+        field: [row[i] if i < len(row) else None for row in body] for i, field in columns.items()
+    }
     frame = pl.DataFrame(data, schema={f: pl.String for f in data})
     if "date" not in frame.columns:
         day = _title_date(rows[:at])

@@ -127,16 +127,18 @@ def _payments(trade: dict[str, Any], orders: list[dict[str, Any]]) -> list[Decim
     remainder, so the lines add up to the trade's payment to the cent.
     """
     own = [_money(o.get("payment")) for o in orders]
-    total = _money(trade.get("payment")) if trade.get("payment") is not None else sum(own)
-    rest = total - sum(own)
+    total = (
+        _money(trade.get("payment")) if trade.get("payment") is not None else sum(own, Decimal(0))
+    )
+    rest = total - sum(own, Decimal(0))
     if not orders or rest == 0:
         return own
-    base = sum(own)
-    shares = []
+    base = sum(own, Decimal(0))
+    shares: list[Decimal] = []
     for amount in own[:-1]:
         extra = (rest * amount / base).quantize(CENT) if base else Decimal(0)
         shares.append(amount + extra)
-    shares.append(total - sum(shares))
+    shares.append(total - sum(shares, Decimal(0)))
     return shares
 
 
