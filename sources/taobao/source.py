@@ -22,6 +22,7 @@ __all__ = ["FROM_FILES", "FROM_TOP", "TaobaoSource"]
 
 FROM_TOP = ("orders", "products", "inventory")
 FROM_FILES = ("traffic", "keywords", "promotions")
+LANDED_PAGE = 5000
 
 
 class TaobaoSource:
@@ -59,8 +60,15 @@ class TaobaoSource:
     def pages(self, dataset: str, since: datetime | None, until: datetime) -> Iterator[Page]:
         """Pages of export-API records of `dataset` for [since, until)."""
         if dataset == "orders":
+            # TOP pages hold 100 trades; the loader lands fewer, larger pages faster
+            batch: list[dict[str, Any]] = []
             for trades in fetch_trades(self.client, since, until):
-                yield _page([r for t in trades for r in order_records(t)])
+                batch += [r for t in trades for r in order_records(t)]
+                if len(batch) >= LANDED_PAGE:
+                    yield _page(batch)
+                    batch = []
+            if batch:
+                yield _page(batch)
         elif dataset == "products":
             for items in fetch_items(self.client, dataset):
                 yield _page(product_records(items, self.settings.safety_stock))

@@ -8,12 +8,13 @@ while we page. We first ask for the count (page 1, one row), then read pages las
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sources.taobao.client import CHINA, TopClient, top_time
+from sources.taobao.client import TopClient, top_time
 from sources.taobao.tables import STEP_PAID, core_status
 
 __all__ = [
@@ -36,6 +37,7 @@ TRADE_FIELDS = (
 )
 UNATTRIBUTED = "unattributed"
 CENT = Decimal("0.01")
+_TOP_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 def windows(since: datetime | None, until: datetime) -> list[tuple[datetime, datetime]]:
@@ -161,10 +163,11 @@ def _iso(value: Any) -> str | None:
     """A TOP time ('yyyy-MM-dd HH:mm:ss', UTC+8) as ISO-8601 with its offset."""
     if not value:
         return None
-    try:
-        return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA).isoformat()
-    except ValueError:
-        return str(value)  # staging quarantines an unreadable time with the reason
+    text = str(value)
+    if _TOP_TIME.fullmatch(text):
+        # rewritten, not parsed: strptime was most of the mapping's time; staging checks it
+        return f"{text[:10]}T{text[11:]}+08:00"
+    return text  # staging quarantines an unreadable time with the reason
 
 
 def _list(value: Any, inner: str) -> list[dict[str, Any]]:
