@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from filelock import FileLock
 
 from sources.base import FilePage
 from sources.taobao.errors import SycmFileError
@@ -48,7 +49,17 @@ class ExportFolder:
                 yield FilePage(path=self.state / f"{digest}.jsonl", format="jsonl")
 
     def scan(self) -> dict[str, dict[str, Any]]:
-        """Read every new file into the cache; quarantine the ones that cannot be read."""
+        """Read every new file into the cache; quarantine the ones that cannot be read.
+
+        Backfill chunks scan side by side (threads or processes): one scans at a time.
+        """
+        if not self.root.is_dir():
+            return {}
+        self.state.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.state / "scan.lock"):
+            return self._scan()
+
+    def _scan(self) -> dict[str, dict[str, Any]]:
         manifest = self._manifest()
         changed = False
         for path in self._files():
