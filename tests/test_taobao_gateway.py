@@ -223,11 +223,11 @@ def test_unsimplified_responses_are_read_alike(gateway: str) -> None:
         "format": "json",
         "sign_method": "md5",
     }
+    from sources.taobao.client import top_list
     from sources.taobao.signature import sign
-    from sources.taobao.trades import _list
 
     doc = httpx.post(gateway, data={**params, "sign": sign(params, SECRET, "md5")}).json()
     assert "trades_sold_increment_get_response" in doc
     plain = unwrap(doc)
     simple = top.call(INCREMENT_METHOD, window_params(), dataset="orders")
-    assert _list(plain["trades"], "trade") == _list(simple["trades"], "trade")
+    assert top_list(plain["trades"], "trade") == top_list(simple["trades"], "trade")

@@ -17,7 +17,7 @@ from sources.settings import SourceSettings
 from sources.taobao.errors import TopAuthError, TopCallError, TopLimitError
 from sources.taobao.signature import sign
 
-__all__ = ["CHINA", "TopClient", "top_time", "unwrap"]
+__all__ = ["CHINA", "TopClient", "iso_from_top", "top_list", "top_time", "unwrap"]
 
 CHINA = timezone(timedelta(hours=8), "UTC+8")
 # error_response codes (TOP 平台错误码): 7 call limit; 26/27 missing/invalid session;
@@ -27,12 +27,31 @@ LIMIT_CODES = frozenset({7})
 SESSION_CODES = frozenset({26, 27, 53})
 PERMISSION_CODES = frozenset({11, 12, 13})
 TRANSIENT_CODES = frozenset({10})
+_TOP_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 _BAN = re.compile(r"ban will last for (\d+) more seconds?", re.IGNORECASE)
 
 
 def top_time(value: datetime) -> str:
     """An instant as TOP writes times: 'yyyy-MM-dd HH:mm:ss' in UTC+8."""
     return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def iso_from_top(value: Any) -> str | None:
+    """A TOP time ('yyyy-MM-dd HH:mm:ss', UTC+8) as ISO-8601 with its offset."""
+    if not value:
+        return None
+    text = str(value)
+    if _TOP_TIME.fullmatch(text):
+        # rewritten, not parsed: strptime was most of the mapping's time; staging checks it
+        return f"{text[:10]}T{text[11:]}+08:00"
+    return text  # staging quarantines an unreadable time with the reason
+
+
+def top_list(value: Any, inner: str) -> list[dict[str, Any]]:
+    """A TOP list, simplified ([...]) or not ({"trade": [...]})."""
+    if isinstance(value, dict):
+        value = value.get(inner)
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def unwrap(doc: dict[str, Any]) -> dict[str, Any]:

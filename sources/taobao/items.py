@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sources.taobao.client import CHINA, TopClient
-from sources.taobao.trades import _iso, _list
+from sources.taobao.client import CHINA, TopClient, iso_from_top, top_list
 
 __all__ = ["fetch_items", "inventory_records", "live_snapshot", "product_records"]
 
@@ -38,7 +37,7 @@ def fetch_items(client: TopClient, dataset: str) -> Iterator[list[dict[str, Any]
                 {"fields": "num_iid", "page_no": str(page_no), "page_size": str(LIST_PAGE_SIZE)},
                 dataset=dataset,
             )
-            found = _list(body.get("items"), "item")
+            found = top_list(body.get("items"), "item")
             ids += [str(i["num_iid"]) for i in found if i.get("num_iid") is not None]
             total = int(body.get("total_results") or 0)
             if not found or page_no * LIST_PAGE_SIZE >= total:
@@ -50,13 +49,13 @@ def fetch_items(client: TopClient, dataset: str) -> Iterator[list[dict[str, Any]
             {"fields": ITEM_FIELDS, "num_iids": ",".join(ids[at : at + DETAIL_BATCH])},
             dataset=dataset,
         )
-        items = _list(body.get("items"), "item")
+        items = top_list(body.get("items"), "item")
         if items:
             yield items
 
 
 def _skus(item: dict[str, Any]) -> list[dict[str, Any]]:
-    skus = _list(item.get("skus"), "sku")
+    skus = top_list(item.get("skus"), "sku")
     if skus:
         return skus
     # an item without SKUs sells as one: its own price, quantity and code
@@ -91,7 +90,7 @@ def product_records(items: list[dict[str, Any]], safety_stock: int) -> list[dict
                     "list_price": sku.get("price"),
                     "lowest_price_90d": None,
                     "safety_stock": safety_stock,
-                    "updated_at": _iso(
+                    "updated_at": iso_from_top(
                         max(str(sku.get("modified") or ""), str(item.get("modified") or ""))
                     ),
                     "num_iid": item.get("num_iid"),

@@ -8,13 +8,12 @@ while we page. We first ask for the count (page 1, one row), then read pages las
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sources.taobao.client import TopClient, top_time
+from sources.taobao.client import TopClient, iso_from_top, top_list, top_time
 from sources.taobao.tables import STEP_PAID, core_status
 
 __all__ = [
@@ -37,7 +36,6 @@ TRADE_FIELDS = (
 )
 UNATTRIBUTED = "unattributed"
 CENT = Decimal("0.01")
-_TOP_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 def windows(since: datetime | None, until: datetime) -> list[tuple[datetime, datetime]]:
@@ -76,16 +74,16 @@ def fetch_trades(
                 {**query, "page_no": str(page_no), "use_has_next": "true"},
                 dataset="orders",
             )
-            trades = _list(body.get("trades"), "trade")
+            trades = top_list(body.get("trades"), "trade")
             if trades:
                 yield trades
 
 
 def order_records(trade: dict[str, Any]) -> list[dict[str, Any]]:
     """The export-API order lines (DESIGN.md §3) of one TOP trade, one per sub-order."""
-    orders = _list(trade.get("orders"), "order")
+    orders = top_list(trade.get("orders"), "order")
     step = trade.get("step_trade_status")
-    paid_at = _iso(trade.get("pay_time")) if (step is None or step == STEP_PAID) else None
+    paid_at = iso_from_top(trade.get("pay_time")) if (step is None or step == STEP_PAID) else None
     pays = _payments(trade, orders)
     tid = str(trade.get("tid", ""))
     buyer = trade.get("buyer_open_uid") or trade.get("buyer_nick") or ""
@@ -109,9 +107,9 @@ def order_records(trade: dict[str, Any]) -> list[dict[str, Any]]:
                 "status": status,
                 "source": UNATTRIBUTED,
                 "promo_id": None,
-                "created_at": _iso(trade.get("created")),
+                "created_at": iso_from_top(trade.get("created")),
                 "paid_at": paid_at,
-                "updated_at": _iso(trade.get("modified")),
+                "updated_at": iso_from_top(trade.get("modified")),
                 "tid": trade.get("tid"),
                 "oid": order.get("oid"),
                 "num_iid": order.get("num_iid"),
@@ -157,21 +155,3 @@ def _sku(order: dict[str, Any]) -> str:
         if order.get(key):
             return str(order[key])
     return f"{order.get('num_iid', '')}:{order.get('sku_id') or ''}"
-
-
-def _iso(value: Any) -> str | None:
-    """A TOP time ('yyyy-MM-dd HH:mm:ss', UTC+8) as ISO-8601 with its offset."""
-    if not value:
-        return None
-    text = str(value)
-    if _TOP_TIME.fullmatch(text):
-        # rewritten, not parsed: strptime was most of the mapping's time; staging checks it
-        return f"{text[:10]}T{text[11:]}+08:00"
-    return text  # staging quarantines an unreadable time with the reason
-
-
-def _list(value: Any, inner: str) -> list[dict[str, Any]]:
-    """A TOP list, simplified ([...]) or not ({"trade": [...]})."""
-    if isinstance(value, dict):
-        value = value.get(inner)
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
