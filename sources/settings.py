@@ -59,9 +59,7 @@ class SourceSettings(BaseModel):
     )
 
     # -- kind: taobao — the Taobao Open Platform gateway and 生意参谋 exports (sources/taobao) --
-    app_key: str | None = Field(
-        default=None, description="TOP app key (required for `taobao`)"
-    )
+    app_key: str | None = Field(default=None, description="TOP app key (required for `taobao`)")
     app_secret: SecretStr | None = Field(
         default=None, description="TOP app secret (required for `taobao`); use `${VAR}`"
     )
@@ -80,12 +78,12 @@ class SourceSettings(BaseModel):
     )
     sycm_headers: dict[str, str] = Field(
         default_factory=dict,
-        description="extra 生意参谋 header names → field, e.g. `{\"访客数(UV)\": visitors}`",
+        description='extra 生意参谋 header names → field, e.g. `{"访客数(UV)": visitors}`',
     )
     sycm_sources: dict[str, str] = Field(
         default_factory=dict,
         description="extra 生意参谋 流量来源 names → shoppulse source, e.g."
-        " `{\"手淘首页\": recommend}`",
+        ' `{"手淘首页": recommend}`',
     )
     calls_per_second: float = Field(
         default=10.0, gt=0, description="TOP calls are paced under this rate (`taobao`)"
