@@ -220,7 +220,9 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         return path if path is None or path.is_absolute() else base / path
 
     warehouse = settings.warehouse.model_copy(update={"path": rel(settings.warehouse.path)})
-    source = settings.source.model_copy(update={"path": rel(settings.source.path)})
+    source = settings.source.model_copy(
+        update={"path": rel(settings.source.path), "exports_dir": rel(settings.source.exports_dir)}
+    )
     channels = tuple(c.model_copy(update={"path": rel(c.path)}) for c in settings.channels)
     alerting = settings.alerting.model_copy(update={"templates": rel(settings.alerting.templates)})
     return settings.model_copy(

@@ -174,12 +174,20 @@ def _check_host(host: str) -> None:
 
 
 class SimulatorServer:
-    """Runs the export API in a background thread: `with SimulatorServer(sim) as srv: ...`."""
+    """Runs the export API (or another `app` over the simulator, such as its TOP gateway) in a
+    background thread: `with SimulatorServer(sim) as srv: ...`."""
 
     def __init__(
-        self, sim: Simulator, token: str = "test-token", host: str = "127.0.0.1", port: int = 0
+        self,
+        sim: Simulator,
+        token: str = "test-token",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        app: Starlette | None = None,
     ) -> None:
         _check_host(host)
+        self._app = app
         self.sim = sim
         self.token = token
         self.host = host
@@ -194,8 +202,9 @@ class SimulatorServer:
         return f"http://{host}:{self.port}"
 
     def app(self) -> Starlette:
-        """The ASGI app this server runs: the export API."""
-        return create_app(self.sim, self.token)
+        """The ASGI app this server runs: the one it was given (e.g. the TOP gateway), else
+        the export API."""
+        return self._app or create_app(self.sim, self.token)
 
     def start(self, timeout: float = 10.0) -> None:
         """Start serving and wait until the socket is bound."""

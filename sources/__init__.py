@@ -44,4 +44,8 @@ def make_source(settings: SourceSettings, **kwargs: object) -> ExportSource:
         from sources.shopify import ShopifySource
 
         return ShopifySource(settings, **kwargs)  # type: ignore[arg-type]
+    if settings.kind == "taobao":
+        from sources.taobao import TaobaoSource
+
+        return TaobaoSource(settings, **kwargs)  # type: ignore[arg-type]
     return HttpSource(settings, **kwargs)  # type: ignore[arg-type]

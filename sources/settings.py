@@ -8,10 +8,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["SHOPIFY_API_VERSION", "SourceSettings"]
+__all__ = ["SHOPIFY_API_VERSION", "TOP_GATEWAY", "SourceSettings"]
 
 SHOPIFY_API_VERSION = "2026-10"
 """The newest stable Admin API version shopify.dev describes (versions are quarterly)."""
+TOP_GATEWAY = "https://eco.taobao.com/router/rest"
 
 
 class SourceSettings(BaseModel):
@@ -19,10 +20,11 @@ class SourceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["http", "files", "shopify"] = Field(
+    kind: Literal["http", "files", "shopify", "taobao"] = Field(
         default="http",
         description="where exports come from: `http` (the export API), `files` (exported files"
-        " under `path`) or `shopify` (a Shopify store's Admin GraphQL API)",
+        " under `path`), `shopify` (a Shopify store's Admin GraphQL API) or `taobao` (the TOP"
+        " gateway and 生意参谋 exports in `exports_dir`)",
     )
     base_url: str | None = Field(
         default=None,
@@ -79,11 +81,6 @@ class SourceSettings(BaseModel):
         description="`shopify`: an orders window longer than this runs one bulk operation; keep"
         " it above `lookback_hours` + 1 so hourly runs page",
     )
-    safety_stock: int = Field(
-        default=0,
-        ge=0,
-        description="`shopify`: safety stock of SKUs without a `shoppulse.safety_stock` metafield",
-    )
     max_query_cost: int = Field(
         default=1000,
         ge=10,
@@ -92,7 +89,51 @@ class SourceSettings(BaseModel):
     )
     # -- end of kind: shopify ---------------------------------------------------------------
 
-    @field_validator("base_url")
+    # -- kind: taobao — the Taobao Open Platform gateway and 生意参谋 exports (sources/taobao) --
+    app_key: str | None = Field(default=None, description="TOP app key (required for `taobao`)")
+    app_secret: SecretStr | None = Field(
+        default=None, description="TOP app secret (required for `taobao`); use `${VAR}`"
+    )
+    session: SecretStr | None = Field(
+        default=None,
+        description="the seller's session key from authorising the app (required for `taobao`);"
+        " use `${VAR}`",
+    )
+    gateway: str = Field(default=TOP_GATEWAY, description="the TOP REST gateway (`taobao`)")
+    sign_method: Literal["md5", "hmac", "hmac-sha256"] = Field(
+        default="hmac-sha256", description="TOP request signature: `md5`, `hmac` or `hmac-sha256`"
+    )
+    exports_dir: Path | None = Field(
+        default=None,
+        description="folder of 生意参谋 export files and `promotions.csv` (required for `taobao`)",
+    )
+    sycm_headers: dict[str, str] = Field(
+        default_factory=dict,
+        description='extra 生意参谋 header names → field, e.g. `{"访客数(UV)": visitors}`',
+    )
+    sycm_sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra 生意参谋 流量来源 names → shoppulse source, e.g."
+        ' `{"手淘首页": recommend}`',
+    )
+    calls_per_second: float = Field(
+        default=10.0, gt=0, description="TOP calls are paced under this rate (`taobao`)"
+    )
+    max_ban_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="longest TOP call-limit ban waited before the export counts as failed",
+    )
+    # -- both platforms ----------------------------------------------------------------------
+    safety_stock: int = Field(
+        default=0,
+        ge=0,
+        description="safety stock of SKUs the platform gives none (`shopify`: those without a"
+        " `shoppulse.safety_stock` metafield; `taobao`: every SKU, TOP has none)",
+    )
+    # -- end of kind: taobao --
+
+    @field_validator("base_url", "gateway")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -104,8 +145,25 @@ class SourceSettings(BaseModel):
             raise ValueError("source.base_url is required when source.kind is http")
         if self.kind == "files" and self.path is None:
             raise ValueError("source.path is required when source.kind is files")
+        if self.kind == "taobao":
+            self._check_taobao()
         if self.kind == "shopify":
             _check_shopify(self)
+
+    def _check_taobao(self) -> None:
+        for key in ("app_key", "app_secret", "session", "exports_dir"):
+            value = getattr(self, key)
+            if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+                raise ValueError(f"source.{key} is required when source.kind is taobao")
+        from sources.taobao.tables import FIELDS, check_sources
+
+        for header, field in self.sycm_headers.items():
+            if field not in FIELDS:
+                raise ValueError(
+                    f"source.sycm_headers.{header}: unknown field {field!r}"
+                    f" (known: {', '.join(sorted(FIELDS))})"
+                )
+        check_sources(self.sycm_sources)
 
 
 def _check_shopify(settings: SourceSettings) -> None:

@@ -563,3 +563,23 @@ def test_a_new_kind_of_promotion_is_held_to_any_promotion_and_a_doubled_drop() -
     assert scores.item(0, "baseline_hours") == 14 and not scores.item(0, "same_state")
     assert conversion_drop(scores).is_empty()  # 45% down
     assert drops(_promo_days("flash_sale", 24)).height == 1  # 60% down
+
+
+def test_source_breakdown_leaves_out_sources_without_expected_buyers() -> None:
+    from transforms.conversion import source_breakdown
+
+    hour = t("2026-11-10T20:00:00+08:00")
+    scores = pl.DataFrame(
+        {
+            "hour": [hour] * 3,
+            "window_hours": [1] * 3,
+            "scope": ["source"] * 3,
+            "source": ["search", "ads", "direct"],
+            # orders without a traffic source (taobao): no buyers expected per source
+            "e_w": [50.0, float("nan"), 10.0],
+            "x_w": [20.0, 0.0, 12.0],
+        }
+    )
+    out = source_breakdown(scores, hour, 1)
+    assert out.get_column("source").to_list() == ["search"]
+    assert out.get_column("share").to_list() == [1.0]

@@ -606,8 +606,10 @@ def source_breakdown(scores: pl.DataFrame, hour: pl.Expr | object, hours: int) -
         (pl.col("hour") == hour) & (pl.col("window_hours") == hours) & (pl.col("scope") != SHOP)
     )
     missing = (pl.col("e_w") - pl.col("x_w")).alias("missing_buyers")
+    # a source without buyers in its baseline (orders that carry no source) has no expected
+    # buyers to miss: NaN, which Polars orders above every number
     out = current.select("source", missing, expected="e_w", buyers="x_w").filter(
-        pl.col("missing_buyers") > 0
+        pl.col("missing_buyers").is_not_nan() & (pl.col("missing_buyers") > 0)
     )
     total = out.get_column("missing_buyers").sum()
     return out.with_columns(share=pl.col("missing_buyers") / total if total else pl.lit(0.0)).sort(

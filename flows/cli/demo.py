@@ -2,51 +2,55 @@
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
 
 from flows.cli.kpis import recent_kpis, render_kpis, wide_console
-from flows.cli.options import app
+from flows.cli.options import Api, app
 from flows.dashboard import write_dashboard
-from flows.errors import ShoppulseError
 from flows.pipeline import run_hour
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse
 from simulator import Simulator
 from simulator.server import SimulatorServer
 from simulator.shopify import ShopifyServer
+from simulator.taobao import TopCredentials, top_server, write_exports
 from sources import make_source
 from transforms.rules import conversion_drop, low_stock_promo
 
-__all__ = ["DEMO_TOKEN", "demo", "demo_config", "replay_end", "run_demo"]
+__all__ = [
+    "DEMO_TOKEN",
+    "DEMO_TOP",
+    "demo",
+    "demo_config",
+    "replay_end",
+    "run_demo",
+    "shopify_source",
+    "taobao_source",
+]
 
 DEMO_TOKEN = "demo-token-loopback-only"
+DEMO_TOP = TopCredentials("demo-app", "demo-secret-loopback-only", "demo-session-loopback-only")
 HISTORY_DAYS = 21
 
 
-def demo_config(directory: Path, base_url: str, timezone: str, api: str = "export") -> Path:
+def demo_config(
+    directory: Path, base_url: str, timezone: str, source: dict[str, Any] | None = None
+) -> Path:
     """Write the demo's shoppulse.yaml: simulator source, console and JSON-lines channels."""
     directory.mkdir(parents=True, exist_ok=True)
-    source: dict[str, object] = (
-        {
-            "kind": "shopify",
-            "shop": "demo-shop.myshopify.com",
-            "access_token": DEMO_TOKEN,
-            "base_url": base_url,
-            # every change moves an order's updatedAt: a short re-read catches late updates
-            "lookback_hours": 2,
-        }
-        if api == "shopify"
-        else {"kind": "http", "base_url": base_url, "token": DEMO_TOKEN, "lookback_hours": 48}
-    )
     config = {
         "shop": {"name": "demo-shop", "timezone": timezone, "locale": "en"},
-        "source": source,
+        "source": source
+        or {"kind": "http", "base_url": base_url, "token": DEMO_TOKEN, "lookback_hours": 48},
         "warehouse": {"path": "demo-shop.duckdb", "lock_timeout_seconds": 60},
         "rules": {
             conversion_drop.ALERTNAME: {"min_drop": 0.25, "min_visitors": 100, "baseline_days": 14},
@@ -70,8 +74,8 @@ def demo_config(directory: Path, base_url: str, timezone: str, api: str = "expor
     }
     path = directory / "shoppulse.yaml"
     path.write_text(
-        "# written by `shoppulse demo`; the token is the loopback simulator's, not a secret\n"
-        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        "# written by `shoppulse demo`; its token, app secret and session are the loopback"
+        " simulator's, not secrets\n" + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )
     return path
@@ -93,13 +97,75 @@ def replay_end(sim: Simulator) -> datetime:
     return min(midnight, sim.spec.end).astimezone(UTC)
 
 
+def taobao_source(gateway: str) -> dict[str, Any]:
+    """The demo's `source:` for the simulator's TOP gateway and its 生意参谋 exports."""
+    return {
+        "kind": "taobao",
+        "app_key": DEMO_TOP.app_key,
+        "app_secret": DEMO_TOP.app_secret,
+        "session": DEMO_TOP.session,
+        "gateway": gateway,
+        "exports_dir": "sycm",
+        "lookback_hours": 48,
+        # the loopback gateway has no call limit to respect
+        "calls_per_second": 1000,
+    }
+
+
+def shopify_source(base_url: str) -> dict[str, Any]:
+    """The demo's `source:` for the simulator's emulated Shopify store."""
+    return {
+        "kind": "shopify",
+        "shop": "demo-shop.myshopify.com",
+        "access_token": DEMO_TOKEN,
+        "base_url": base_url,
+        # every change moves an order's updatedAt: a short re-read catches late updates
+        "lookback_hours": 2,
+    }
+
+
+Clock = Callable[[datetime], None]
+
+
+def _still(_: datetime) -> None:
+    pass
+
+
+@contextmanager
+def _serving(
+    sim: Simulator, api: Api, directory: Path
+) -> Iterator[tuple[str, dict[str, Any], Clock]]:
+    """The simulator served in the chosen dialect: where it answers, the source config, and
+    how to move the served shop's clock (stock and discounts as they stood at an hour)."""
+    if api is Api.taobao:
+        shutil.rmtree(directory / "sycm", ignore_errors=True)
+        write_exports(sim, directory / "sycm")
+        with top_server(sim, DEMO_TOP) as server:
+            gateway = f"{server.base_url}/router/rest"
+            yield gateway, taobao_source(gateway), _still
+        return
+    if api is Api.shopify:
+        # a Shopify Plus store's bucket (1000 points a second)
+        with ShopifyServer(sim, token=DEMO_TOKEN, maximum=20000, restore_rate=1000) as store:
+            yield store.base_url, shopify_source(store.base_url), store.emulator.set_now
+        return
+    with SimulatorServer(sim, token=DEMO_TOKEN) as server:
+        source = {
+            "kind": "http",
+            "base_url": server.base_url,
+            "token": DEMO_TOKEN,
+            "lookback_hours": 48,
+        }
+        yield server.base_url, source, _still
+
+
 def run_demo(
     directory: Path,
     *,
     hours: int = 48,
     scenario: str = "demo",
     seed: int = 7,
-    api: str = "export",
+    api: Api = Api.export,
 ) -> None:
     """Serve the simulator, load its history, then replay the last `hours` hour by hour."""
     from flows.etl import hourly_etl
@@ -111,23 +177,11 @@ def run_demo(
     replay_from = end - timedelta(hours=hours)
     for stale in ("demo-shop.duckdb", "demo-shop.duckdb.wal", "alerts.jsonl"):
         (directory / stale).unlink(missing_ok=True)
-    server = (
-        # a Shopify Plus store's bucket (1000 points a second)
-        ShopifyServer(sim, token=DEMO_TOKEN, maximum=20000, restore_rate=1000)
-        if api == "shopify"
-        else SimulatorServer(sim, token=DEMO_TOKEN)
-    )
-
-    def clock(until: datetime) -> None:
-        # the emulated store answers stock and discounts as they stood at the replayed hour
-        if isinstance(server, ShopifyServer):
-            server.emulator.set_now(until)
-
-    with server:
-        config = demo_config(directory, server.base_url, sim.spec.timezone, api)
+    with _serving(sim, api, directory) as (where, source, clock):
+        config = demo_config(directory, where, sim.spec.timezone, source)
         settings = load_settings(config)
         console.print(
-            f"[bold]shoppulse demo[/]: simulated shop [cyan]{scenario}[/] on {server.base_url},"
+            f"[bold]shoppulse demo[/]: simulated shop [cyan]{scenario}[/] on {where},"
             f" config {config}"
         )
         history = _history(settings)
@@ -169,15 +223,7 @@ def demo(
     ] = Path("demo"),
     hours: Annotated[int, typer.Option(min=1, help="Simulated hours to replay.", metavar="N")] = 48,
     scenario: Annotated[str, typer.Option(help="Simulator scenario.", metavar="NAME")] = "demo",
-    api: Annotated[
-        str,
-        typer.Option(
-            help="Which API the simulated shop speaks: export or shopify.",
-            metavar="export|shopify",
-        ),
-    ] = "export",
+    api: Annotated[Api, typer.Option(help="The interface the simulated shop speaks.")] = Api.export,
 ) -> None:
     """Run the whole pipeline against a simulated shop on loopback; no setup needed."""
-    if api not in ("export", "shopify"):
-        raise ShoppulseError(f"unknown --api {api!r} (known: export, shopify)")
     run_demo(directory, hours=hours, scenario=scenario, api=api)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CONFIG",
     "AlertsMode",
+    "Api",
     "ConfigOption",
     "ConfigsOption",
     "Format",
@@ -66,6 +67,14 @@ class TableFormat(StrEnum):
 
     table = "table"
     json = "json"
+
+
+class Api(StrEnum):
+    """Which platform's interface the simulated shop speaks."""
+
+    export = "export"
+    shopify = "shopify"
+    taobao = "taobao"
 
 
 class AlertsMode(StrEnum):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from flows.cli.options import app, echo_json
+from flows.cli.options import Api, app, echo_json
 from flows.errors import ShoppulseError
 
 __all__ = ["evaluate", "simulate"]
@@ -20,12 +21,32 @@ def simulate(
     token: Annotated[
         str, typer.Option(envvar="SHOP_API_TOKEN", help="Bearer token to accept.", metavar="TOKEN")
     ] = "demo-token",
-    api: Annotated[
-        str, typer.Option(help="Which API to speak: export or shopify.", metavar="export|shopify")
-    ] = "export",
+    api: Annotated[Api, typer.Option(help="The interface the shop speaks.")] = Api.export,
+    exports_dir: Annotated[
+        Path,
+        typer.Option(help="With --api taobao: where to write the 生意参谋 exports.", metavar="DIR"),
+    ] = Path("sycm"),
+    app_key: Annotated[
+        str, typer.Option(help="With --api taobao: the app key.", metavar="KEY")
+    ] = "demo-app",
+    app_secret: Annotated[
+        str,
+        typer.Option(
+            envvar="TOP_APP_SECRET", help="With --api taobao: the app secret.", metavar="SECRET"
+        ),
+    ] = "demo-secret",
+    session: Annotated[
+        str,
+        typer.Option(
+            envvar="TOP_SESSION", help="With --api taobao: the seller session.", metavar="SESSION"
+        ),
+    ] = "demo-session",
 ) -> None:
-    """Serve a simulated shop backend's export API (or a Shopify store) on 127.0.0.1."""
-    if api == "shopify":
+    """Serve a simulated shop on 127.0.0.1: its export API, a Shopify store or a TOP gateway."""
+    if api is Api.taobao:
+        _serve_taobao(scenario, seed, port, exports_dir, app_key, app_secret, session)
+        return
+    if api is Api.shopify:
         from simulator.shopify import serve_shopify
 
         typer.echo(
@@ -36,12 +57,29 @@ def simulate(
         )
         serve_shopify(scenario, seed, port, token)
         return
-    if api != "export":
-        raise ShoppulseError(f"unknown --api {api!r} (known: export, shopify)")
     from simulator.server import serve
 
     typer.echo(f"serving scenario {scenario!r} (seed {seed}) on http://127.0.0.1:{port}", err=True)
     serve(scenario=scenario, seed=seed, port=port, token=token)
+
+
+def _serve_taobao(
+    scenario: str, seed: int, port: int, exports: Path, app_key: str, secret: str, session: str
+) -> None:
+    from simulator import SCENARIOS, Simulator
+    from simulator.taobao import TopCredentials, serve_top, write_exports
+
+    if scenario not in SCENARIOS:
+        raise ShoppulseError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    sim = Simulator(scenario, seed)
+    files = write_exports(sim, exports)
+    typer.echo(f"wrote {len(files)} 生意参谋 export files to {exports}", err=True)
+    typer.echo(
+        f"serving scenario {scenario!r} (seed {seed}) as a TOP gateway on"
+        f" http://127.0.0.1:{port}/router/rest (app_key {app_key})",
+        err=True,
+    )
+    serve_top(sim, TopCredentials(app_key, secret, session), port)
 
 
 @app.command()
@@ -61,8 +99,8 @@ def evaluate(
         int | None, typer.Option(help="Visitors a day in the simulated shop.", metavar="N")
     ] = None,
     api: Annotated[
-        str, typer.Option(help="Read the shop through its export API or as a Shopify store.")
-    ] = "export",
+        Api, typer.Option(help="Read the shop through its export API or as a Shopify store.")
+    ] = Api.export,
 ) -> None:
     """Replay a scenario hour by hour and score the alerts against its ground truth."""
     from flows.evaluation import evaluate_scenario, format_report
@@ -70,8 +108,8 @@ def evaluate(
 
     if scenario not in SCENARIOS:
         raise ShoppulseError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
-    if api not in ("export", "shopify"):
-        raise ShoppulseError(f"unknown --api {api!r} (known: export, shopify)")
+    if api is Api.taobao:
+        raise ShoppulseError("evaluate reads the shop through --api export or --api shopify")
     if days <= 14:
         raise ShoppulseError("--days must be more than 14: the first 14 days are the baseline")
 
@@ -86,7 +124,7 @@ def evaluate(
         skus=skus,
         visitors_per_day=visitors_per_day,
         progress=progress,
-        api=api,
+        api=api.value,
     )
     if as_json:
         echo_json(result.to_json())
