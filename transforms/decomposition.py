@@ -93,7 +93,7 @@ def decompose_frame(before: pl.DataFrame, after: pl.DataFrame, key: str) -> pl.D
 
     `before`/`after` carry `key`, `visitors`, `buyers`, `gmv` (summed per key here, so hourly
     rows do); a key present in one period only counts as zero in the other. Rows ordered by
-    the change, most negative first. Columns as DECOMPOSITION_SCHEMA (`key` renamed from the given column).
+    the change, most negative first; columns as DECOMPOSITION_SCHEMA.
     """
     cols = ["visitors", "buyers", "gmv"]
     sums = [pl.col(c).sum() for c in cols]
