@@ -61,8 +61,10 @@ def log_mean(a: float, b: float) -> float:
     if a == b:
         return a
     ratio = b / a
-    # (ratio - 1) / log1p(ratio - 1) stays accurate when the two are close
-    return a * (ratio - 1) / math.log1p(ratio - 1)
+    if abs(ratio - 1) < 0.5:
+        # log1p stays accurate when the two are close
+        return a * (ratio - 1) / math.log1p(ratio - 1)
+    return (b - a) / (math.log(b) - math.log(a))
 
 
 def decompose(
