@@ -294,3 +294,16 @@ def test_flow_sends_once_and_publishes_a_markdown_artifact(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["slump-shop-daily-digest"]))
         )
     assert found and "2026-10-21" in str(max(found, key=lambda a: a.created).data)
+
+
+def test_serve_schedules_both_reviews_at_nine_in_the_shop_timezone(tmp_path: Path) -> None:
+    from flows.serve import build_deployments
+    from flows.shops import Shop
+
+    settings = settings_for(tmp_path / "shop.duckdb", tmp_path)
+    built = build_deployments([Shop(tmp_path / "shoppulse.yaml", settings)])
+    schedules = {d.flow_name: d.schedules[0].schedule for d in built}
+    assert schedules["daily-digest"].cron == "0 9 * * *"
+    assert schedules["weekly-review"].cron == "0 9 * * 1"
+    assert {s.timezone for s in schedules.values()} == {"Asia/Shanghai"}
+    assert {d.name for d in built} == {"slump-shop"}
