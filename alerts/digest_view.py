@@ -104,6 +104,12 @@ def _movers(figures: Mapping[str, Any], fmt: _Fmt, t: Mapping[str, str], compact
     return sections
 
 
+def _compared(fmt: _Fmt, name: str, base: float | None, change: float | None) -> str:
+    if base is None:
+        return "—"
+    return f"{fmt.metric(name, base)} ({fmt.pct(change)})"
+
+
 def _daily(
     digest: Digest, fmt: _Fmt, t: Mapping[str, str], compact: bool
 ) -> tuple[list[str], list[dict[str, Any]]]:
@@ -118,8 +124,8 @@ def _daily(
         _row(
             t[name],
             ("", fmt.metric(name, m["value"])),
-            (t["last_week"], f"{fmt.metric(name, m['last_week'])} ({fmt.pct(m['vs_last_week'])})"),
-            (t["median_4w"], f"{fmt.metric(name, m['median_4w'])} ({fmt.pct(m['vs_median_4w'])})"),
+            (t["last_week"], _compared(fmt, name, m["last_week"], m["vs_last_week"])),
+            (t["median_4w"], _compared(fmt, name, m["median_4w"], m["vs_median_4w"])),
         )
         for name, m in metrics.items()
     ]
@@ -224,7 +230,10 @@ def _weekly(
         rfm_rows.append(
             _row(
                 t["segments_now"],
-                *((name, f"{n:,}") for name, n in sorted(rfm["segments"].items())),
+                *(
+                    (t.get(f"segment_{name}", name), f"{n:,}")
+                    for name, n in sorted(rfm["segments"].items())
+                ),
             )
         )
     sections.append({"key": "rfm", "title": t["rfm"], "rows": rfm_rows, "empty": "—"})
@@ -256,7 +265,7 @@ def _chart(digest: Digest, fmt: _Fmt) -> WeekChart | None:
             (date.fromisoformat(d["day"]).strftime("%m-%d"), d["gmv"], d["gmv_last_week"])
             for d in days
         ],
-        lambda v: fmt.money(v),
+        lambda v: fmt.money(v) if v else "0",
     )
 
 
