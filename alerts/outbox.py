@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 import httpx
 
 from alerts.channels import build_channel
+from alerts.digest import outgoing_from_payload
 from alerts.errors import AlertError, ChannelConfigError
-from alerts.message import Message
 from alerts.renderer import Renderer
 from alerts.settings import AlertSettings
 from alerts.store import AlertStore
@@ -67,7 +67,7 @@ def flush(
                 config = configs.get(channel)
                 if config is None:
                     raise ChannelConfigError(f"channel {channel!r} is no longer configured")
-                message = Message.from_payload(json.loads(payload))
+                message = outgoing_from_payload(json.loads(payload))
                 sender = build_channel(config, renderer, client)
                 # a backlog (retries, a backfill in deliver mode) must not trip rate limits
                 wait = last_sent.get(channel, -1e9) + sender.min_interval - time.monotonic()

@@ -16,6 +16,8 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from alerts.digest import Digest, Outgoing
+from alerts.digest_view import digest_context
 from alerts.errors import TemplateError
 from alerts.markup import finalizer, truncate_utf8, utf8_len
 from alerts.message import Message, MessageAlert, order_alerts
@@ -71,6 +73,10 @@ class Renderer:
         return env
 
     # -- formatting helpers -------------------------------------------------------------
+
+    def title(self, alertname: str, locale: str) -> str:
+        """The human title of an alertname in the locale."""
+        return self._title(alertname, locale)
 
     def local_time(self, value: datetime | None) -> str:
         """Shop-local wall time; the UTC offset is added when the wall time is ambiguous."""
@@ -216,19 +222,25 @@ class Renderer:
     def render(
         self,
         fmt: str,
-        message: Message,
+        message: Outgoing,
         *,
         locale: str | None = None,
         alerts: Sequence[MessageAlert] | None = None,
         omitted: int = 0,
+        compact: bool = False,
     ) -> str:
-        """Render `message` (or the subset `alerts`) with the template for fmt and locale."""
+        """Render `message` (or the subset `alerts`) with the template for fmt and locale; a
+        digest with `<locale>/digest/<fmt>.j2` (`compact`: fewer rows per section)."""
         loc = locale or self.shop.locale
-        name = f"{loc}/{fmt}.j2"
         env = self._env(fmt)
+        name = f"{loc}/digest/{fmt}.j2" if isinstance(message, Digest) else f"{loc}/{fmt}.j2"
         try:
             template = env.get_template(name)
-            text = template.render(self.context(message, loc, alerts, omitted))
+            if isinstance(message, Digest):
+                context = digest_context(self, message, loc, compact=compact)
+            else:
+                context = self.context(message, loc, alerts, omitted)
+            text = template.render(context)
         except jinja2.TemplateNotFound:
             where = ", ".join(str(p) for p in self._search)
             raise TemplateError(f"template {name} not found in {where}") from None
@@ -239,14 +251,21 @@ class Renderer:
     def fit(
         self,
         fmt: str,
-        message: Message,
+        message: Outgoing,
         *,
         limit: int,
         locale: str | None = None,
         measure: Callable[[str], int] = utf8_len,
     ) -> str:
         """Render within `limit` (as `measure` counts): drop the lowest-impact alerts first and
-        say how many were omitted; as a last resort cut the text on a character boundary."""
+        say how many were omitted (a digest: fewer rows per section); as a last resort cut the
+        text on a character boundary."""
+        if isinstance(message, Digest):
+            for compact in (False, True):
+                text = self.render(fmt, message, locale=locale, compact=compact)
+                if measure(text) <= limit:
+                    return text
+            return _cut(text, limit, measure)
         ordered = order_alerts(message.alerts)
         full = self.render(fmt, message, locale=locale)
         if measure(full) <= limit:

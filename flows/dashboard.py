@@ -21,11 +21,13 @@ from zoneinfo import ZoneInfo
 import jinja2
 import polars as pl
 
+from alerts.chart import WeekChart, week_chart
 from alerts.status import alert_rows
 from flows.settings import Settings
 from flows.warehouse import Warehouse, read_sql
 from i18n import dashboard_labels, label_name, word
 from sources import provided
+from transforms.digest import daily_series
 from transforms.rules import low_stock_promo
 from transforms.time import HOUR
 
@@ -69,6 +71,8 @@ class DashboardData:
     keywords: pl.DataFrame
     keyword_day: date | None
     alerts: list[dict[str, Any]]
+    # mart.kpi_daily of the latest day and the 13 before it, for the week chart
+    daily: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ class DashboardView:
     keywords: list[dict[str, str]] = field(default_factory=list)
     keyword_day: str = ""
     keywords_provided: bool = True
+    week: WeekChart | None = None
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -137,8 +142,10 @@ def read_dashboard(
     """Read what the dashboard shows from a (read-only) warehouse."""
     latest, as_of, day = wh.rows(read_sql("reads/dashboard_latest"))[0]
     start = None
+    last_day = None
     if latest is not None:
         start = _day_earlier(latest - (max(hours, 1) - 1) * HOUR, tz)
+        last_day = latest.astimezone(tz).date()
     return DashboardData(
         kpis=wh.frame(read_sql("reads/dashboard_kpi_hourly"), {"start": start, "end": latest}),
         by_source=wh.frame(read_sql("reads/dashboard_by_source"), {"hour": latest}),
@@ -147,6 +154,13 @@ def read_dashboard(
         keywords=wh.frame(read_sql("reads/dashboard_keywords"), {"day": day, "limit": rows}),
         keyword_day=day,
         alerts=alert_rows(wh),
+        daily=wh.frame(
+            read_sql("reads/digest_kpi_daily"),
+            {
+                "first_day": last_day - timedelta(days=13) if last_day else None,
+                "last_day": last_day,
+            },
+        ),
     )
 
 
@@ -439,6 +453,14 @@ def build_view(
         )
     now = by_hour[latest]
     before = by_hour.get(_day_earlier(latest, tz))
+    last_day = latest.astimezone(tz).date()
+    week = None
+    if data.daily.height:
+        series = daily_series(data.daily, last_day - timedelta(days=6))
+        week = week_chart(
+            [(r["day"].strftime("%m-%d"), r["gmv"], r["gmv_last_week"]) for r in series.to_dicts()],
+            lambda value: fmt.compact("money", value),
+        )
     start, end = latest.astimezone(tz), (latest + HOUR).astimezone(tz)
     slots = [latest - (hours - 1 - i) * HOUR for i in range(max(hours, 1))]
     return DashboardView(
@@ -449,6 +471,7 @@ def build_view(
         tiles=[_tile(key, now, before, fmt, t) for key in _TILES],
         charts=[_chart(key, slots, by_hour, fmt, t) for key in _CHARTS],
         sources=_source_rows(data.by_source, fmt),
+        week=week,
         **common,
     )
 

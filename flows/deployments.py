@@ -1,8 +1,9 @@
 """Each shop's deployments on a Prefect work pool, made from its config through Prefect's API.
 
-The Python form of prefect.yaml's three deployments, one set per shop: `hourly-etl/<shop>`
-(cron HOURLY_CRON), `daily-rfm/<shop>` (DAILY_RFM_CRON), both in the shop's own timezone from
-its config, and `backfill/<shop>` (unscheduled), each passing the shop's config file by its
+The Python form of prefect.yaml's deployments, one set per shop: `hourly-etl/<shop>`
+(cron HOURLY_CRON), `daily-rfm/<shop>` (DAILY_RFM_CRON), the reviews `daily-digest/<shop>`
+(DAILY_DIGEST_CRON) and `weekly-review/<shop>` (WEEKLY_REVIEW_CRON), all in the shop's own
+timezone from its config, and `backfill/<shop>` (unscheduled), each passing the shop's config file by its
 absolute path. Entrypoints are module paths (`flows.etl.hourly_etl`): a worker imports the
 installed shoppulse package, whatever folder it runs in, and nothing is loaded from a file path
 here (Prefect's script loader would leave the `flows/` folder on sys.path, where its
@@ -20,8 +21,10 @@ from flows.errors import DeployError
 from flows.shops import Shop
 
 __all__ = [
+    "DAILY_DIGEST_CRON",
     "DAILY_RFM_CRON",
     "HOURLY_CRON",
+    "WEEKLY_REVIEW_CRON",
     "WORK_POOL",
     "DeploymentPlan",
     "apply_deployments",
@@ -32,6 +35,9 @@ __all__ = [
 HOURLY_CRON = "5 * * * *"
 # after the 00:05 run has closed the day's last hour
 DAILY_RFM_CRON = "20 0 * * *"
+# the reviews, read at the start of the working day
+DAILY_DIGEST_CRON = "0 9 * * *"
+WEEKLY_REVIEW_CRON = "0 9 * * 1"
 WORK_POOL = "shoppulse"
 # the same environment prefect.yaml gives its runs
 JOB_ENV = {"PREFECT_LOGGING_LEVEL": "INFO", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
@@ -61,7 +67,8 @@ def config_parameter(config: Path) -> str:
 
 
 def plan_deployments(shops: Sequence[Shop]) -> list[DeploymentPlan]:
-    """Per shop: hourly ETL, daily RFM and backfill, on the shop's clock, passing its config."""
+    """Per shop: hourly ETL, daily RFM, backfill and the two reviews, on the shop's clock,
+    passing its config."""
     plans = []
     for shop in shops:
         tz = shop.settings.shop.timezone
@@ -79,6 +86,22 @@ def plan_deployments(shops: Sequence[Shop]) -> list[DeploymentPlan]:
                 shop.name,
                 {**config, "alerts": "off"},
                 None,
+                tz,
+            ),
+            DeploymentPlan(
+                "daily-digest",
+                "flows.digest.daily_digest",
+                shop.name,
+                config,
+                DAILY_DIGEST_CRON,
+                tz,
+            ),
+            DeploymentPlan(
+                "weekly-review",
+                "flows.digest.weekly_review",
+                shop.name,
+                config,
+                WEEKLY_REVIEW_CRON,
                 tz,
             ),
         ]

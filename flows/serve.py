@@ -1,4 +1,4 @@
-"""`shoppulse serve`: schedule every shop's hourly run and daily RFM with Prefect's `serve`.
+"""`shoppulse serve`: schedule every shop's hourly run, daily RFM and reviews with Prefect.
 
 Prefect's temporary (ephemeral) server runs no scheduler, so with no PREFECT_API_URL set this
 starts a local `prefect server start` on 127.0.0.1 for as long as it serves, and stops it on
@@ -20,20 +20,30 @@ from typing import Any
 
 import httpx
 
-from flows.deployments import DAILY_RFM_CRON, HOURLY_CRON
+from flows.deployments import DAILY_DIGEST_CRON, DAILY_RFM_CRON, HOURLY_CRON, WEEKLY_REVIEW_CRON
 from flows.errors import ShoppulseError
 from flows.secrets import secret_env
 from flows.shops import Shop, load_shops
 
-__all__ = ["DAILY_RFM_CRON", "HOURLY_CRON", "build_deployments", "prefect_api", "serve_shops"]
+__all__ = [
+    "DAILY_DIGEST_CRON",
+    "DAILY_RFM_CRON",
+    "HOURLY_CRON",
+    "WEEKLY_REVIEW_CRON",
+    "build_deployments",
+    "prefect_api",
+    "serve_shops",
+]
 
 
 def build_deployments(shops: Sequence[Shop]) -> list[Any]:
-    """Per shop: `hourly-etl/<shop>` on HOURLY_CRON and `daily-rfm/<shop>` on DAILY_RFM_CRON,
-    both in the shop's timezone, passing the shop's config file."""
+    """Per shop: `hourly-etl/<shop>` on HOURLY_CRON, `daily-rfm/<shop>` on DAILY_RFM_CRON,
+    `daily-digest/<shop>` on DAILY_DIGEST_CRON and `weekly-review/<shop>` on
+    WEEKLY_REVIEW_CRON, all in the shop's timezone, passing the shop's config file."""
     from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
 
+    from flows.digest import daily_digest, weekly_review
     from flows.etl import hourly_etl
     from flows.rfm import daily_rfm
 
@@ -50,9 +60,12 @@ def build_deployments(shops: Sequence[Shop]) -> list[Any]:
         deployments.append(
             hourly_etl.to_deployment(schedules=[Cron(HOURLY_CRON, timezone=tz)], **common)
         )
-        deployments.append(
-            daily_rfm.to_deployment(schedules=[Cron(DAILY_RFM_CRON, timezone=tz)], **common)
-        )
+        for flow, cron in (
+            (daily_rfm, DAILY_RFM_CRON),
+            (daily_digest, DAILY_DIGEST_CRON),
+            (weekly_review, WEEKLY_REVIEW_CRON),
+        ):
+            deployments.append(flow.to_deployment(schedules=[Cron(cron, timezone=tz)], **common))
     return deployments
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "LOCALES",
     "Locale",
     "dashboard_labels",
+    "digest_labels",
     "kpi_headers",
     "label_name",
     "section",
@@ -61,3 +62,8 @@ def dashboard_labels(locale: str) -> Mapping[str, str]:
 def kpi_headers(locale: str) -> Mapping[str, str]:
     """The KPI table's column headers, in the order the CLI shows them."""
     return section("kpi_headers", locale)
+
+
+def digest_labels(locale: str) -> Mapping[str, str]:
+    """Every word of the daily and weekly reviews."""
+    return section("digest", locale)

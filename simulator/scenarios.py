@@ -132,6 +132,11 @@ SCENARIOS: dict[str, Scenario] = {
                 ConversionDrop(4, 19, 3, 0.7, "recommend"),
             ),
         ),
+        Scenario(
+            "source_slump",
+            "conversion in the recommend source falls by half for a whole week (weekly reviews)",
+            (ConversionDrop(0, 0, 24 * 7, 0.5, "recommend"),),
+        ),
         Scenario("promo_stockout", "a best seller sells out mid flash sale", (Stockout(1),)),
         Scenario(
             "cancel_spike",

@@ -235,7 +235,8 @@ def test_labels_follow_the_shop_locale(pages: dict[str, Path]) -> None:
 def test_page_is_self_contained(pages: dict[str, Path]) -> None:
     html = pages["en"].read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)\s*=|url\(|@import|https?://""", html)
-    assert html.count("<svg") == 3 and html.count('class="now"') == 3
+    # three hourly charts and the week chart
+    assert html.count("<svg") == 4 and html.count('class="now"') == 3
 
 
 def test_an_empty_warehouse_renders_a_page_that_says_so(tmp_path: Path) -> None:
@@ -377,3 +378,16 @@ def test_headless_chromium_renders_the_tiles_and_a_screenshot(
         check=True,
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_the_week_chart_draws_a_bar_per_day_with_data(shop: Path, pages: dict[str, Path]) -> None:
+    html = pages["en"].read_text(encoding="utf-8")
+    week = html.split('<section id="week">', 1)[1].split("</section>", 1)[0]
+    with Warehouse(shop, read_only=True) as wh:
+        days = wh.rows("select day, gmv from mart.kpi_daily order by day")
+    bars = re.findall(r"<rect [^>]*><title>([^<]*)</title>", week)
+    assert len(bars) == len(days) > 0
+    last_day, _ = days[-1]
+    assert bars[-1].startswith(last_day.strftime("%m-%d"))
+    assert "GMV by day" in week and "<polyline" not in week  # no week before to draw
+    assert "近 7 日" in pages["zh-CN"].read_text(encoding="utf-8")

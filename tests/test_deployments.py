@@ -58,18 +58,28 @@ def pool() -> Iterator[str]:
     yield name
 
 
-def test_each_shop_gets_three_deployments_on_its_own_clock(fleet: Path) -> None:
+def test_each_shop_gets_five_deployments_on_its_own_clock(fleet: Path) -> None:
     plans = plan_deployments(load_shops([fleet]))
     assert [p.full_name for p in plans] == [
         "hourly-etl/tmall-flagship",
         "daily-rfm/tmall-flagship",
         "backfill/tmall-flagship",
+        "daily-digest/tmall-flagship",
+        "weekly-review/tmall-flagship",
         "hourly-etl/shopify-eu",
         "daily-rfm/shopify-eu",
         "backfill/shopify-eu",
+        "daily-digest/shopify-eu",
+        "weekly-review/shopify-eu",
     ]
     assert {p.timezone for p in plans if p.shop == "shopify-eu"} == {"Europe/Berlin"}
-    assert [p.cron for p in plans[:3]] == ["5 * * * *", "20 0 * * *", None]
+    assert [p.cron for p in plans[:5]] == [
+        "5 * * * *",
+        "20 0 * * *",
+        None,
+        "0 9 * * *",
+        "0 9 * * 1",
+    ]
 
 
 def test_shoppulse_deploy_creates_them_through_the_api(fleet: Path, pool: str) -> None:

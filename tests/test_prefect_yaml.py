@@ -26,8 +26,14 @@ def test_prefect_validates_the_file() -> None:
     PrefectYamlModel.model_validate(DOC)
 
 
-def test_the_three_deployments_exist() -> None:
-    assert set(DEPLOYMENTS) == {"hourly-etl", "daily-rfm", "backfill"}
+def test_the_deployments_exist() -> None:
+    assert set(DEPLOYMENTS) == {
+        "hourly-etl",
+        "daily-rfm",
+        "backfill",
+        "daily-digest",
+        "weekly-review",
+    }
 
 
 @pytest.fixture(params=sorted(DEPLOYMENTS))
@@ -60,6 +66,17 @@ def test_daily_rfm_is_scheduled_and_backfill_is_not() -> None:
     ZoneInfo(schedule["timezone"])
     assert not DEPLOYMENTS["backfill"].get("schedules")
     assert DEPLOYMENTS["backfill"]["parameters"]["alerts"] == "off"
+
+
+def test_reviews_run_at_nine_daily_and_on_mondays_in_the_shop_timezone() -> None:
+    (daily,) = DEPLOYMENTS["daily-digest"]["schedules"]
+    (weekly,) = DEPLOYMENTS["weekly-review"]["schedules"]
+    assert (daily["cron"], weekly["cron"]) == ("0 9 * * *", "0 9 * * 1")
+    assert (
+        daily["timezone"]
+        == weekly["timezone"]
+        == DEPLOYMENTS["hourly-etl"]["schedules"][0]["timezone"]
+    )
 
 
 def test_every_deployment_uses_the_defined_work_pool() -> None:

@@ -194,6 +194,7 @@ def test_every_scenario_builds_and_labels_with_design_names(name: str) -> None:
     expected = {
         "normal": set(),
         "conversion_drop": {"conversion_drop"},
+        "source_slump": {"conversion_drop"},
         "promo_stockout": {"low_stock_promo"},
         "cancel_spike": {"cancel_spike", "promo_audit"},
         "export_outage": {"data_gap"},

@@ -6,8 +6,8 @@ from typing import Protocol
 
 import httpx
 
+from alerts.digest import Outgoing
 from alerts.errors import ChannelConfigError
-from alerts.message import Message
 from alerts.renderer import Renderer
 from alerts.settings import ChannelSettings
 
@@ -20,7 +20,7 @@ class Channel(Protocol):
     name: str
     min_interval: float
 
-    def send(self, message: Message) -> None: ...
+    def send(self, message: Outgoing) -> None: ...
 
 
 class ChannelBase:
@@ -52,5 +52,5 @@ class ChannelBase:
         secret = self.config.secret.get_secret_value() if self.config.secret else None
         return secret or None
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Outgoing) -> None:
         raise NotImplementedError

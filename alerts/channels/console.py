@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 
 from alerts.channels.base import ChannelBase
-from alerts.message import Message
+from alerts.digest import Outgoing
 
 __all__ = ["ConsoleChannel"]
 
 
 class ConsoleChannel(ChannelBase):
-    def send(self, message: Message) -> None:
+    def send(self, message: Outgoing) -> None:
         subject = self.renderer.render("subject", message, locale=self.locale)
         text = self.renderer.render("text", message, locale=self.locale)
         rule = "─" * 72

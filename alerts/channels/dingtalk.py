@@ -11,8 +11,8 @@ from urllib.parse import quote_plus
 
 from alerts.channels.base import ChannelBase
 from alerts.channels.http import check_code, post_json
+from alerts.digest import Outgoing
 from alerts.markup import utf8_len
-from alerts.message import Message
 
 __all__ = ["DINGTALK_BODY_LIMIT", "DingTalkChannel", "dingtalk_sign"]
 
@@ -32,7 +32,7 @@ class DingTalkChannel(ChannelBase):
     # a robot takes at most 20 messages a minute
     rate_limit_seconds = 3.0
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Outgoing) -> None:
         title = self.renderer.render("subject", message, locale=self.locale)
 
         def body(text: str) -> dict[str, object]:

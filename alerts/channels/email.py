@@ -10,15 +10,15 @@ from email.utils import formatdate
 
 from alerts.channels.base import ChannelBase
 from alerts.channels.http import scrub
+from alerts.digest import Outgoing
 from alerts.errors import ChannelConfigError, DeliveryError
 from alerts.markup import escape_subject, truncate_chars
-from alerts.message import Message
 
 __all__ = ["EmailChannel"]
 
 
 class EmailChannel(ChannelBase):
-    def build(self, message: Message) -> EmailMessage:
+    def build(self, message: Outgoing) -> EmailMessage:
         """The MIME message: headers carry no CR/LF from data, whatever the templates say."""
         config = self.config
         if not config.host or not config.sender or not config.to:
@@ -41,7 +41,7 @@ class EmailChannel(ChannelBase):
         )
         return mail
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Outgoing) -> None:
         config = self.config
         mail = self.build(message)
         port = config.port or (587 if config.starttls else 25)

@@ -10,8 +10,8 @@ import time
 
 from alerts.channels.base import ChannelBase
 from alerts.channels.http import check_code, post_json
+from alerts.digest import Outgoing
 from alerts.markup import utf8_len
-from alerts.message import Message
 
 __all__ = ["FEISHU_BODY_LIMIT", "FeishuChannel", "feishu_sign"]
 
@@ -29,14 +29,14 @@ class FeishuChannel(ChannelBase):
     # a bot takes at most 100 messages a minute and 5 a second
     rate_limit_seconds = 0.6
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Outgoing) -> None:
         title = self.renderer.render("subject", message, locale=self.locale)
         secret = self._secret()
         signed: dict[str, str] = {}
         if secret:
             timestamp = str(int(time.time()))
             signed = {"timestamp": timestamp, "sign": feishu_sign(secret, timestamp)}
-        colour = "red" if message.status == "firing" else "green"
+        colour = {"firing": "red", "digest": "blue"}.get(message.status, "green")
 
         def body(text: str) -> dict[str, object]:
             return {

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 
 from alerts.channels.base import ChannelBase
+from alerts.digest import Outgoing
 from alerts.errors import ChannelConfigError, DeliveryError
-from alerts.message import Message
 
 __all__ = ["FileChannel"]
 
@@ -16,7 +16,7 @@ class FileChannel(ChannelBase):
     """Appends {delivery_id, channel, written_at, subject, text, message}; readers dedupe on
     delivery_id, as delivery is at least once."""
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Outgoing) -> None:
         if self.config.path is None:
             raise ChannelConfigError(f"channels.{self.name}: type file needs a path")
         path = self.config.path

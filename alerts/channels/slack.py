@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts.channels.base import ChannelBase
 from alerts.channels.http import post_json
-from alerts.message import Message
+from alerts.digest import Outgoing
 
 __all__ = ["SLACK_TEXT_LIMIT", "SlackChannel"]
 
@@ -16,7 +16,7 @@ class SlackChannel(ChannelBase):
     # incoming webhooks take about one message a second
     rate_limit_seconds = 1.0
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Outgoing) -> None:
         text = self.renderer.fit(
             "slack", message, locale=self.locale, limit=SLACK_TEXT_LIMIT, measure=len
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts.channels.base import ChannelBase
 from alerts.channels.http import post_json
-from alerts.message import Message
+from alerts.digest import Outgoing
 
 __all__ = ["WebhookChannel"]
 
@@ -12,7 +12,7 @@ __all__ = ["WebhookChannel"]
 class WebhookChannel(ChannelBase):
     """POSTs Alertmanager's JSON; a configured `secret` is sent as a Bearer token."""
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Outgoing) -> None:
         secret = self._secret()
         post_json(
             self.http,

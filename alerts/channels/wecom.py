@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alerts.channels.base import ChannelBase
 from alerts.channels.http import check_code, post_json
+from alerts.digest import Outgoing
 from alerts.markup import utf8_len
-from alerts.message import Message
 
 __all__ = ["WECOM_MARKDOWN_LIMIT", "WeComChannel"]
 
@@ -17,7 +17,7 @@ class WeComChannel(ChannelBase):
     # a robot takes at most 20 messages a minute
     rate_limit_seconds = 3.0
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Outgoing) -> None:
         text = self.renderer.fit(
             "markdown", message, locale=self.locale, limit=WECOM_MARKDOWN_LIMIT, measure=utf8_len
         )

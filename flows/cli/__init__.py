@@ -20,6 +20,7 @@ from flows.cli import (
     dashboard,
     demo,
     deploy,
+    digest,
     kpis,
     run,
     serve,
@@ -30,7 +31,19 @@ from flows.errors import EXPECTED_ERRORS
 
 __all__ = ["app", "main"]
 
-_COMMANDS = (alerts, backfill, config, dashboard, demo, deploy, kpis, run, serve, simulate)
+_COMMANDS = (
+    alerts,
+    backfill,
+    config,
+    dashboard,
+    demo,
+    deploy,
+    digest,
+    kpis,
+    run,
+    serve,
+    simulate,
+)
 
 
 def _version(value: bool) -> None:

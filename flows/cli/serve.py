@@ -18,7 +18,7 @@ def serve(
         int | None, typer.Option(min=1, help="Most flow runs at once (all shops).", metavar="N")
     ] = None,
 ) -> None:
-    """Schedule each shop's hourly run (cron 5 * * * *, shop time) and daily RFM; Ctrl-C stops."""
+    """Schedule each shop's hourly run (cron 5 * * * *, shop time), daily RFM and reviews."""
     from flows.serve import serve_shops
 
     serve_shops(config or [DEFAULT_CONFIG], limit=limit)
