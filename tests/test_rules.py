@@ -11,7 +11,7 @@ from scipy import stats
 
 from transforms.cancellations import cancel_replicas, cancel_spike, local_days_back
 from transforms.conversion import conversion_drop, conversion_scores, sku_breakdown
-from transforms.gaps import data_gap, expected_volume
+from transforms.gaps import data_gap, empty_hours, expected_volume, failed_hours
 from transforms.promo_audit import promo_audit
 from transforms.stats import effective_rho, lower_tail, moment_rho, upper_tail
 from transforms.stockout import available_stock, low_stock_promo, promo_sales
@@ -432,6 +432,69 @@ def test_data_gap_from_a_failed_export_or_an_empty_one() -> None:
         failures.clear(), pl.DataFrame({"dataset": ["traffic"], "rows": [299]}), expected, H
     )
     assert none.is_empty()
+
+
+def test_gap_hours_leave_cancel_baseline_days_and_the_hour_out() -> None:
+    # yesterday's hour had its orders missing: that day is not part of the baseline
+    gaps = pl.Series([local_days_back(H, 1, TZ)], dtype=TS)
+    replicas = cancel_replicas(spike_lines(40), H, TZ, baseline_days=7, gaps=gaps)
+    assert sorted(replicas.get_column("k").unique().to_list()) == [0, 2, 3, 4, 5, 6, 7]
+    # a gap in the evaluated hour: nothing to judge
+    now = cancel_replicas(spike_lines(40), H, TZ, baseline_days=7, gaps=pl.Series([H], dtype=TS))
+    assert cancel_spike(now, H, in_promo=True).is_empty()
+
+
+def test_failed_hours_reach_back_to_the_last_good_run_until_a_later_load_fills_them() -> None:
+    # orders last loaded by the run at 19:00 (runs at 20:00 never ran), the 21:00 run failed
+    failures = pl.DataFrame(
+        {"dataset": ["orders"], "window_end": [H + HOUR]}, schema_overrides={"window_end": TS}
+    )
+    schema = {"dataset": pl.String, "fill_start": TS, "fill_end": TS, "clock": TS}
+    good = pl.DataFrame(
+        {
+            "dataset": ["orders", "traffic"],
+            "fill_start": [H - 49 * HOUR] * 2,
+            "fill_end": [H - HOUR, H],
+            "clock": [H - HOUR, H],
+        },
+        schema=schema,
+    )
+    lost = failed_hours(failures, good)
+    assert lost.get_column("hour").to_list() == [H - HOUR, H]
+    # no run known before it: the failed run's own hour
+    assert failed_hours(failures, good.clear()).get_column("hour").to_list() == [H]
+    # traffic loaded later fills nothing of orders; orders loaded by a run at the same clock
+    # (the failing run itself) neither; a later run, or a backfill, does
+    for dataset, clock, filled in (
+        ("traffic", H + 2 * HOUR, False),
+        ("orders", H + HOUR, False),
+        ("orders", H + 2 * HOUR, True),
+        ("orders", None, True),
+    ):
+        fill = pl.DataFrame(
+            {
+                "dataset": [dataset],
+                "fill_start": [H - 46 * HOUR],
+                "fill_end": [H + 2 * HOUR],
+                "clock": [clock],
+            },
+            schema=schema,
+        )
+        assert failed_hours(failures, pl.concat([good, fill])).is_empty() is filled
+
+
+def test_empty_hours_are_hours_without_rows_where_there_usually_are_many() -> None:
+    hours = [local_days_back(H, d, TZ) + b * HOUR for d in range(4, -1, -1) for b in (0, 1)]
+    counts = pl.DataFrame(
+        {
+            "dataset": ["orders"] * 10 + ["keywords"] * 10,
+            "hour": hours * 2,
+            "rows": [80] * 9 + [0] + [5] * 10,
+        },
+        schema_overrides={"hour": TS},
+    )
+    # today's 21:00 has keywords but no orders, where 80 are usual
+    assert empty_hours(counts.filter(pl.col("rows") > 0), TZ).rows() == [("orders", H + HOUR)]
 
 
 # -- promo_audit ---------------------------------------------------------------------------------

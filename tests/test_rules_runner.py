@@ -7,15 +7,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 import pytest
 
 from flows.rules_runner import evaluate_and_dispatch, evaluate_hour
 from flows.settings import Settings, parse_settings
-from flows.warehouse import Warehouse
+from flows.warehouse import Warehouse, read_sql
 from flows.warehouse.coverage import record_coverage
 from flows.warehouse.marts import refresh_marts
 from transforms.cancellations import local_days_back
+from transforms.gaps import known_gaps as gap_hours_known
 
 TZ = "Asia/Shanghai"
 HOUR = timedelta(hours=1)
@@ -269,7 +271,8 @@ def test_a_data_gap_inhibits_conversion_and_cancel_alerts(
     )
     alerts, _ = evaluate_hour(wh, config, H)
     names = {a.alertname for a in alerts}
-    assert {"data_gap", "conversion_drop", "cancel_spike"} <= names
+    # the gap hour is left out of the rates' windows: they do not even fire
+    assert "data_gap" in names and not names & {"conversion_drop", "cancel_spike"}
     evaluate_and_dispatch(wh, config, H, mode="record", now=END)
     recorded = {r[0] for r in wh.rows("select alertname from ops.alert_state")}
     assert "data_gap" in recorded and "low_stock_promo" in recorded
@@ -311,3 +314,110 @@ def test_every_rule_alert_renders_in_every_format(
     assert all(renderer.render(fmt, message, locale=locale) for fmt in FORMATS)
     text = renderer.render("text", message, locale=locale)
     assert ("少 40 位买家" if locale == "zh-CN" else "40 buyers missing") in text
+
+
+# the gap hour of the tests below: 18:00-19:00 local, two hours before the evaluated one
+G = H - 2 * HOUR
+
+
+def gap_shop(dataset: str, kept: float) -> Shop:
+    """15 days of 17:00-21:00 with a dip in today's last two hours, and only `kept` of the
+    gap hour's `dataset` rows in the warehouse (the rest of the export never arrived)."""
+    data = Shop()
+    for day in range(14, 0, -1):
+        for back in (3, 2, 1, 0):
+            data.hour(local_days_back(H, day, TZ) - back * HOUR, {"search": 50, "ads": 25})
+    for back in (3, 2):
+        data.hour(H - back * HOUR, {"search": 50, "ads": 25})
+    data.hour(H - HOUR, {"search": 47, "ads": 25})
+    data.hour(H, {"search": 45, "ads": 25})
+    if dataset == "orders":
+        ids = [o["order_id"] for o in data.orders if G <= o["created_at"] < G + HOUR]
+        lost = set(ids[round(len(ids) * kept) :])
+        data.orders = [o for o in data.orders if o["order_id"] not in lost]
+    else:  # the search source's traffic of the hour is missing
+        data.traffic = [t for t in data.traffic if (t["hour"], t["source"]) != (G, "search")]
+    return data
+
+
+def known_gaps(wh: Warehouse, config: Settings, hour: datetime) -> list[datetime]:
+    """The gap hours the rules see when they evaluate `hour` (its 15 days of look-back)."""
+    return gap_hours_known(
+        lambda model, params: wh.frame(read_sql(f"reads/{model}"), dict(params)),
+        hour - timedelta(days=15),
+        hour + HOUR,
+        TZ,
+    ).to_list()
+
+
+def rate_alerts(wh: Warehouse, config: Settings, hour: datetime) -> set[str]:
+    alerts, _ = evaluate_hour(wh, config, hour)
+    return {a.alertname for a in alerts} & {"conversion_drop", "cancel_spike"}
+
+
+@pytest.mark.parametrize(
+    ("dataset", "kept", "failed"),
+    [
+        ("orders", 0.3, True),  # the export failed after part of the hour had landed
+        ("orders", 0.0, False),  # the export answered with nothing: no failure recorded
+        ("traffic", 1.0, True),
+    ],
+)
+def test_an_export_gap_stays_out_of_every_window_until_it_is_filled(
+    tmp_path: Path, dataset: str, kept: float, failed: bool
+) -> None:
+    data = gap_shop(dataset, kept)
+    config = settings(tmp_path / "shop.duckdb")
+    with Warehouse(config.warehouse.path) as wh:
+        load(wh, data, END)
+        if failed:
+            wh.execute(
+                "insert into ops.export_failures values ('r1', ?, ?, ?, 'HTTP 503 x6', ?)",
+                [dataset, G + HOUR - timedelta(hours=48), G + HOUR, G + HOUR],
+            )
+        assert G in known_gaps(wh, config, H)
+        # every window holding the gap hour: the hour itself, and the 2- and 3-hour windows
+        # ending one and two hours later (the dip of those hours is too small alone)
+        for hour in (G, G + HOUR, H):
+            assert rate_alerts(wh, config, hour) == set()
+        if failed:
+            # a backfill reloads the hour: from then on it is the hour's real numbers
+            wh.execute(
+                "insert into ops.backfill_chunks values ('b1', ?, ?, 'off', 'loaded', ?, null,"
+                " null, 1.0, ?)",
+                [G - 4 * HOUR, G + HOUR, orjson.dumps({dataset: 1}).decode(), END],
+            )
+        else:  # the lagging export caught up: the next run brought the hour's orders
+            data = gap_shop(dataset, 1.0)
+            load(wh, data, END)
+        assert G not in known_gaps(wh, config, H)
+        if dataset == "orders" and failed:
+            # the backfill found the hour's 70% fewer buyers real: the 3-hour window says so
+            assert rate_alerts(wh, config, H) == {"conversion_drop"}
+
+
+def test_a_later_run_fills_a_failed_hour_but_not_before_its_clock(tmp_path: Path) -> None:
+    data = gap_shop("orders", 0.3)
+    config = settings(tmp_path / "shop.duckdb")
+    with Warehouse(config.warehouse.path) as wh:
+        load(wh, data, END)
+        wh.execute(
+            "insert into ops.export_failures values ('r1', 'orders', ?, ?, 'HTTP 503 x6', ?)",
+            [G + HOUR - timedelta(hours=48), G + HOUR, G + HOUR],
+        )
+        # the run whose clock stood at the end of H loaded orders again (with its lookback)
+        wh.record_run(
+            {
+                "run_id": "r3",
+                "kind": "hourly",
+                "started_at": END,
+                "finished_at": END,
+                "window_start": END - timedelta(hours=48),
+                "window_end": END,
+                "status": "ok",
+                "counts": {"orders": 160, "traffic": 2},
+            }
+        )
+        assert G not in known_gaps(wh, config, H)
+        # evaluated as of the end of the hour before, that run had not happened yet
+        assert G in known_gaps(wh, config, H - HOUR)

@@ -54,11 +54,18 @@ def local_days_back(instant: datetime, days: int, tz: str) -> datetime:
 
 
 def cancel_replicas(
-    lines: pl.DataFrame, hour: datetime, tz: str, *, baseline_days: int = 14, window_hours: int = 1
+    lines: pl.DataFrame,
+    hour: datetime,
+    tz: str,
+    *,
+    baseline_days: int = 14,
+    window_hours: int = 1,
+    gaps: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Per day back k (0 = the evaluated hour's day): lines created in the `window_hours`
     hours ending at the end of `hour` (shifted k local days) and how many of them were
-    cancelled by that instant, overall and per promotion."""
+    cancelled by that instant, overall and per promotion. A day whose window holds one of
+    the `gaps` hours (orders or traffic missing) is left out."""
     end = hour.astimezone(UTC) + timedelta(hours=1)
     spans = pl.DataFrame(
         {
@@ -67,6 +74,13 @@ def cancel_replicas(
         },
         schema={"k": pl.Int64(), "as_of": TS},
     ).with_columns(start=pl.col("as_of") - pl.duration(hours=window_hours))
+    if gaps is not None and gaps.len():
+        hit = spans.join_where(
+            pl.DataFrame({"gap": gaps.cast(TS)}),
+            pl.col("gap") >= pl.col("start"),
+            pl.col("gap") < pl.col("as_of"),
+        )
+        spans = spans.join(hit.select("k").unique(), on="k", how="anti")
     joined = (
         lines.select("created_at", "status", "updated_at", "promo_id")
         .join_where(

@@ -12,6 +12,7 @@ import polars as pl
 from pydantic import Field
 
 from transforms.cancellations import cancel_replicas, cancel_spike, local_days_back
+from transforms.gaps import GAP_READS, known_gaps
 from transforms.rules import conversion_drop
 from transforms.rules.base import Candidate, Context, Rule, RuleSettings, utc
 from transforms.rules.words import is_zh, num, pct
@@ -57,7 +58,11 @@ def evaluate(ctx: Context) -> list[Candidate]:
         "created_at",
         "updated_at",
     )
-    replicas = cancel_replicas(lines, h.start, h.tz, baseline_days=days, window_hours=WINDOW_HOURS)
+    # a day whose hour misses its orders or traffic is left out; so is the hour itself
+    gaps = known_gaps(ctx.read, min(starts), h.end, h.tz)
+    replicas = cancel_replicas(
+        lines, h.start, h.tz, baseline_days=days, window_hours=WINDOW_HOURS, gaps=gaps
+    )
     found = cancel_spike(
         replicas,
         h.start,
@@ -122,7 +127,7 @@ RULE = Rule(
     alertname=ALERTNAME,
     title={"en": "Cancellation spike", "zh-CN": "取消率激增"},
     settings=CancelSpikeSettings,
-    reads=("rules_cancel_lines",),
+    reads=("rules_cancel_lines", *GAP_READS),
     evaluate=evaluate,
     doc=__doc__ or "",
 )

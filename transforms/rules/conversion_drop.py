@@ -18,6 +18,7 @@ from transforms.conversion import (
     sku_breakdown,
     source_breakdown,
 )
+from transforms.gaps import GAP_READS, known_gaps, without_gaps
 from transforms.rules.base import Candidate, Context, Hour, Rule, RuleSettings, utc
 from transforms.rules.words import is_zh, num, pct
 from transforms.time import HOUR
@@ -93,8 +94,10 @@ def evaluate(ctx: Context) -> list[Candidate]:
     settings: ConversionDropSettings = ctx.rules.of(ALERTNAME)
     h = ctx.hour
     hours = pl.Series("hour", [h.start], dtype=pl.Datetime("us", "UTC"))
+    # hours whose orders or traffic are missing stay out of every window and baseline
+    gaps = known_gaps(ctx.read, h.start - timedelta(days=settings.baseline_days + 1), h.end, h.tz)
     scores = conversion_scores(
-        _hourly(ctx, settings),
+        without_gaps(_hourly(ctx, settings), gaps),
         hours,
         h.tz,
         baseline_days=settings.baseline_days,
@@ -193,7 +196,7 @@ RULE = Rule(
     alertname=ALERTNAME,
     title={"en": "Conversion drop", "zh-CN": "支付转化率下降"},
     settings=ConversionDropSettings,
-    reads=("rules_kpi_history", "rules_sku_source_hours"),
+    reads=("rules_kpi_history", "rules_sku_source_hours", *GAP_READS),
     evaluate=evaluate,
     doc=__doc__ or "",
 )
