@@ -7,6 +7,10 @@ and buyers per source directly (what mart.kpi_hourly_by_source holds after a loa
 and scores it and the baseline detectors with `flows.evaluation.score`.
 
     python -m bench.detection --seeds 8 --scenario conversion_drop --scenario normal
+
+Per scenario (and over all of them): incidents found, false alerts and false alerts per
+shop-week (the 14 days after the baseline, per seed), median delay, our true positives as a
+fraction of the oracle's at our false-alert count (÷oracle), and the goal classes.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import argparse
 import statistics
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -103,6 +108,31 @@ def ours(
     return sent
 
 
+@dataclass
+class Tally:
+    """One detector's counts on one scenario, over all seeds."""
+
+    score: RuleScore = field(default_factory=RuleScore)
+    shop_weeks: float = 0.0
+    moderate: list[int] = field(default_factory=lambda: [0, 0, 0])  # incidents, found, by 2nd h
+    delays: list[float] = field(default_factory=list)
+    large: list[int] = field(default_factory=lambda: [0, 0])  # incidents, caught in 1st hour
+    single: list[int] = field(default_factory=lambda: [0, 0])  # incidents, attributed
+
+    def line(self, name: str, oracle: Tally | None) -> str:
+        s, m, big, one = self.score, self.moderate, self.large, self.single
+        ratio = f"{s.tp / oracle.score.tp:.2f}" if oracle and oracle.score.tp else "-"
+        return (
+            f"{name:<14} incidents {s.incidents:>4} tp {s.tp:>4} fp {s.fp:>4}"
+            f" fp/shop-week {s.fp / max(self.shop_weeks, 1e-9):.2f}"
+            f" recall {s.recall or 0:.2f} median delay {s.median_delay or 0:.1f}"
+            f" ÷oracle {ratio}"
+            f" | 30%/2h/60b found {m[1]}/{m[0]}, by 2nd hour {m[2]}/{m[0]},"
+            f" median delay {statistics.median(self.delays or [0]):.1f}"
+            f" | 40%/100b 1st hour {big[1]}/{big[0]} | single source {one[1]}/{one[0]}"
+        )
+
+
 def run(
     scenarios: Sequence[str],
     seeds: int,
@@ -111,27 +141,36 @@ def run(
     spec: ShopSpec,
     windows: Sequence[int] = WINDOWS,
 ) -> None:
-    totals: dict[str, RuleScore] = {}
-    classes: dict[str, list[int]] = {}
-    delays: dict[str, list[float]] = {}
+    """Score our rule and the baseline detectors on every (scenario, seed); print per
+    scenario and overall, with recall as a fraction of the oracle's at our false-alert count."""
+    tallies: dict[tuple[str, str], Tally] = {}
     began = time.monotonic()
 
     def tally(
-        name: str, sent: list[Sent], truth: list[Incident], start: datetime, end: datetime
+        scenario: str,
+        name: str,
+        sent: list[Sent],
+        truth: list[Incident],
+        start: datetime,
+        end: datetime,
     ) -> RuleScore:
         s, incidents = score(sent, truth, start, end, ("conversion_drop",))
-        totals.setdefault(name, RuleScore()).add(s["conversion_drop"])
         g = goals(incidents, sent, truth, 1)
-        counts = classes.setdefault(name, [0] * 7)
         moderate = g["drop30_2h_60buyers"]
-        counts[6] += moderate["found"]
-        delays.setdefault(name, []).extend(moderate["delays"])
-        counts[0] += g["drop30_2h_60buyers"]["incidents"]
-        counts[1] += g["drop30_2h_60buyers"]["by_second_hour"]
-        counts[2] += g["drop40_100buyers_first_hour"]["incidents"]
-        counts[3] += g["drop40_100buyers_first_hour"]["caught_in_first_hour"]
-        counts[4] += g["single_source_attributed"]["incidents"]
-        counts[5] += g["single_source_attributed"]["attributed"]
+        large = g["drop40_100buyers_first_hour"]
+        single = g["single_source_attributed"]
+        for key in ((scenario, name), ("all", name)):
+            t = tallies.setdefault(key, Tally())
+            t.score.add(s["conversion_drop"])
+            t.shop_weeks += (end - start) / timedelta(days=7)
+            t.moderate[0] += moderate["incidents"]
+            t.moderate[1] += moderate["found"]
+            t.moderate[2] += moderate["by_second_hour"]
+            t.delays.extend(moderate["delays"])
+            t.large[0] += large["incidents"]
+            t.large[1] += large["caught_in_first_hour"]
+            t.single[0] += single["incidents"]
+            t.single[1] += single["attributed"]
         return s["conversion_drop"]
 
     for scenario in scenarios:
@@ -145,24 +184,21 @@ def run(
             fps = 0
             for alpha in alphas:
                 sent = ours(hourly, start, tz, alpha=alpha, min_drop=min_drop, windows=windows)
-                fps = tally(f"ours a={alpha:g}", sent, truth, start, end).fp
+                fps = tally(scenario, f"ours a={alpha:g}", sent, truth, start, end).fp
             pvalues = oracle_pvalues(hourly, sim, start)
             for name, sent in (
                 ("static", static_alerts(hourly, start)),
                 ("zscore", zscore_alerts(hourly, start, tz)),
                 ("oracle", oracle_alerts(pvalues, truth, start, end, fps)[0]),
             ):
-                tally(name, sent, truth, start, end)
+                tally(scenario, name, sent, truth, start, end)
     print(f"{len(scenarios)} scenario(s) x {seeds} seed(s), {time.monotonic() - began:.0f}s")
-    for name, s in totals.items():
-        c = classes[name]
-        print(
-            f"{name:<16} incidents {s.incidents:>4} tp {s.tp:>4} fp {s.fp:>4}"
-            f" recall {s.recall or 0:.2f} median delay {s.median_delay or 0:.1f}"
-            f" | 30%/2h/60b found {c[6]}/{c[0]}, by 2nd hour {c[1]}/{c[0]},"
-            f" median delay {statistics.median(delays[name] or [0]):.1f}"
-            f" | 40%/100b 1st hour {c[3]}/{c[2]} | single source {c[5]}/{c[4]}"
-        )
+    for scenario in [*scenarios, "all"] if len(scenarios) > 1 else scenarios:
+        print(f"-- {scenario}")
+        oracle = tallies.get((scenario, "oracle"))
+        for (where, name), t in tallies.items():
+            if where == scenario:
+                print(t.line(name, oracle))
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from simulator.scenarios import (
     DirtyHour,
     LateBatch,
     Outage,
+    PromoDrop,
     RateLimit,
     Scenario,
     Stockout,
@@ -90,6 +91,57 @@ def resolve(scenario: Scenario, clock: Clock, catalog: Catalog, regular: list[Pr
             for c in cols:
                 plan.conversion_factor[h : h + effect.hours, c] *= 1.0 - effect.drop
             plan.drops.append((effect, h, h + effect.hours))
+        elif isinstance(effect, PromoDrop):
+            h = place(effect.day, effect.hour, effect.hours)
+            if h is None:
+                continue
+            count = max(3, round(len(top) * effect.skus))
+            skus = (
+                sorted(top[:count])
+                if effect.skus >= 1.0
+                else sorted(free(top[8:], h, h + effect.hours)[:count])
+            )
+            plan.promos.append(
+                Promotion(
+                    f"P-NEW-{n}",
+                    effect.name,
+                    effect.kind,
+                    h,
+                    h + effect.hours,
+                    int(clock.starts[h]) - 30 * 3600,
+                    tuple(
+                        PromoItem(
+                            s,
+                            promo_price(catalog, s, 0.85)
+                            if effect.kind != "full_reduction"
+                            else int(catalog.base_list_cents[s]),
+                            commitment(catalog, s, effect.hours, 3.0)
+                            if effect.kind != "full_reduction"
+                            else 0,
+                        )
+                        for s in skus
+                    ),
+                    threshold_cents=30_000 if effect.kind == "full_reduction" else None,
+                    discount_cents=4_000 if effect.kind == "full_reduction" else None,
+                    uplift=effect.uplift,
+                    tags=("promo_drop",),
+                )
+            )
+            for offset, hours, drop, source in effect.drops:
+                a = h + offset
+                if a + hours > min(h + effect.hours, clock.hours):
+                    continue
+                cols = [SOURCES.index(source)] if source else list(range(len(SOURCES)))
+                for c in cols:
+                    plan.conversion_factor[a : a + hours, c] *= 1.0 - drop
+                local = clock.instant(a)
+                plan.drops.append(
+                    (
+                        ConversionDrop(effect.day, local.hour, hours, drop, source),
+                        a,
+                        a + hours,
+                    )
+                )
         elif isinstance(effect, Stockout):
             h = place(effect.day, effect.hour, effect.hours)
             if h is None or h < 26:

@@ -52,6 +52,8 @@ class Promotion:
     # Probability that a paid line under this version is cancelled (None: the shop's usual rate).
     cancel_prob: float | None = None
     tags: tuple[str, ...] = field(default=())
+    # (traffic boost, SKU traffic weight, conversion boost) instead of UPLIFT[kind]
+    uplift: tuple[float, float, float] | None = None
 
     @property
     def skus(self) -> list[int]:

@@ -12,6 +12,7 @@ __all__ = [
     "DirtyHour",
     "LateBatch",
     "Outage",
+    "PromoDrop",
     "RateLimit",
     "Scenario",
     "Stockout",
@@ -31,6 +32,23 @@ class ConversionDrop:
     hours: int
     drop: float
     source: str | None = None
+
+
+@dataclass(frozen=True)
+class PromoDrop:
+    """A promotion the shop has not run before (its kind, or its uplift), with conversion
+    drops inside it: `drops` are (hours after its start, hours, relative drop, source)."""
+
+    day: int
+    hour: int
+    hours: int
+    kind: str
+    name: str
+    drops: tuple[tuple[int, int, float, str | None], ...]
+    # (traffic boost, SKU traffic weight, conversion boost) instead of the kind's usual one
+    uplift: tuple[float, float, float] | None = None
+    # the share of the catalogue in it (1.0: store-wide)
+    skus: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -104,7 +122,15 @@ class LateBatch:
 
 
 Effect = (
-    ConversionDrop | Stockout | BadThreshold | BadPromo | Outage | RateLimit | DirtyHour | LateBatch
+    ConversionDrop
+    | PromoDrop
+    | Stockout
+    | BadThreshold
+    | BadPromo
+    | Outage
+    | RateLimit
+    | DirtyHour
+    | LateBatch
 )
 
 
@@ -136,6 +162,40 @@ SCENARIOS: dict[str, Scenario] = {
             "source_slump",
             "conversion in the recommend source falls by half for a whole week (weekly reviews)",
             (ConversionDrop(0, 0, 24 * 7, 0.5, "recommend"),),
+        ),
+        Scenario(
+            "promo_drops",
+            "conversion drops inside promotions the history does not contain: a first flash"
+            " sale, a first presale, and a 双11 store-wide full reduction from midnight with"
+            " 3x traffic",
+            (
+                PromoDrop(
+                    0,
+                    10,
+                    12,
+                    "flash_sale",
+                    "限时秒杀 flash sale",
+                    ((3, 1, 0.5, None), (8, 3, 0.3, None)),
+                ),
+                PromoDrop(
+                    2,
+                    8,
+                    16,
+                    "presale",
+                    "新品预售 presale",
+                    ((4, 2, 0.4, None), (10, 2, 0.6, "search")),
+                ),
+                PromoDrop(
+                    4,
+                    0,
+                    24,
+                    "full_reduction",
+                    "双11 满300减40 full reduction",
+                    ((10, 3, 0.3, None), (20, 2, 0.4, None)),
+                    uplift=(2.0, 1.0, 0.35),
+                    skus=1.0,
+                ),
+            ),
         ),
         Scenario("promo_stockout", "a best seller sells out mid flash sale", (Stockout(1),)),
         Scenario(

@@ -66,7 +66,7 @@ class Timeline:
         conv_boost = np.zeros(hours)
         for h, running in enumerate(self.active):
             for p in running:
-                boost, weight, conv = UPLIFT[p.kind]
+                boost, weight, conv = p.uplift or UPLIFT[p.kind]
                 age = h - p.start_h
                 surge = SURGE[age] if p.surge and age < len(SURGE) else 1.0
                 traffic_mult[h] += boost * surge

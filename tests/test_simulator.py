@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from simulator import ALERTNAMES, SCENARIOS, ShopSpec, Simulator, datasets
+from simulator import ALERTNAMES, SCENARIOS, SOURCES, ShopSpec, Simulator, datasets
 from simulator.simulation import Chunk
 
 DATASETS = ("orders", "traffic", "inventory", "products", "promotions", "keywords")
@@ -204,10 +204,38 @@ def test_every_scenario_builds_and_labels_with_design_names(name: str) -> None:
         "late_updates": set(),
         "bad_promo": {"promo_audit"},
         "mixed": set(ALERTNAMES),
+        "promo_drops": {"conversion_drop"},
     }[name]
     assert {i.alertname for i in sim.truth()} >= expected
     if not expected:
         assert {i.alertname for i in sim.truth()} <= {"low_stock_promo"} or not sim.truth()
+
+
+def test_promo_drops_fall_inside_promotions_the_baseline_days_never_ran() -> None:
+    sim = sim_for("promo_drops")
+    tl, clock = sim.timeline, sim.clock
+    new = [p for p in sim.promotions if "promo_drop" in p.tags]
+    assert [p.kind for p in new] == ["flash_sale", "presale", "full_reduction"]
+    for drop, a, b in sim.plan.drops:
+        running = [p for p in new if p.start_h <= a and b <= p.end_h]
+        assert len(running) == 1
+        p = running[0]
+        # no promotion of this kind in the 14 days before, except (双11) with a far smaller uplift
+        before = {
+            v.kind for h in range(max(p.start_h - 14 * 24, 0), p.start_h) for v in tl.active[h]
+        }
+        assert p.kind not in before or p.uplift is not None
+        cols = [SOURCES.index(drop.source)] if drop.source else list(range(len(SOURCES)))
+        factor = tl.true_conversion[a:b, cols] / tl.base_conversion[a:b, cols]
+        assert factor == pytest.approx(1 - drop.drop)
+    eleven = new[2]
+    day_before = range(eleven.start_h - 24, eleven.start_h)
+    ratio = (
+        tl.expected_visitors[eleven.start_h : eleven.end_h].sum()
+        / tl.expected_visitors[day_before].sum()
+    )
+    assert 2.5 < ratio < 3.5  # 3x traffic, from midnight
+    assert clock.local_hour[eleven.start_h] == 0
 
 
 def test_conversion_drop_really_lowers_conversion() -> None:
