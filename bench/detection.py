@@ -38,6 +38,8 @@ from flows.evaluation import (
 )
 from simulator import SOURCES, Incident, ShopSpec, Simulator
 from transforms.conversion import (
+    NEW_PROMO_VAR,
+    PROMO_VAR,
     WINDOWS,
     conversion_drop,
     conversion_scores,
@@ -88,10 +90,19 @@ def ours(
     alpha: float,
     min_drop: float,
     windows: Sequence[int] = WINDOWS,
+    promo_var: tuple[float, float] = (PROMO_VAR, NEW_PROMO_VAR),
 ) -> list[Sent]:
     """The rule's first notices, with the top source of each shop-wide alert."""
     hours = hourly.filter(pl.col("hour") >= start).get_column("hour").unique().sort()
-    scores = conversion_scores(hourly, hours, tz, min_drop=min_drop, windows=windows)
+    scores = conversion_scores(
+        hourly,
+        hours,
+        tz,
+        min_drop=min_drop,
+        windows=windows,
+        promo_var=promo_var[0],
+        new_promo_var=promo_var[1],
+    )
     found = conversion_drop(scores, min_drop=min_drop, alpha=alpha)
     firing = found.select("hour", "source")
     sent = _episodes(firing)
@@ -140,6 +151,7 @@ def run(
     min_drop: float,
     spec: ShopSpec,
     windows: Sequence[int] = WINDOWS,
+    promo_var: tuple[float, float] = (PROMO_VAR, NEW_PROMO_VAR),
 ) -> None:
     """Score our rule and the baseline detectors on every (scenario, seed); print per
     scenario and overall, with recall as a fraction of the oracle's at our false-alert count."""
@@ -183,7 +195,15 @@ def run(
             truth = [i for i in sim.truth() if i.alertname == "conversion_drop"]
             fps = 0
             for alpha in alphas:
-                sent = ours(hourly, start, tz, alpha=alpha, min_drop=min_drop, windows=windows)
+                sent = ours(
+                    hourly,
+                    start,
+                    tz,
+                    alpha=alpha,
+                    min_drop=min_drop,
+                    windows=windows,
+                    promo_var=promo_var,
+                )
                 fps = tally(scenario, f"ours a={alpha:g}", sent, truth, start, end).fp
             pvalues = oracle_pvalues(hourly, sim, start)
             for name, sent in (
@@ -211,6 +231,18 @@ def main() -> None:
         "--windows", default=",".join(map(str, WINDOWS)), help="window lengths, e.g. 1,2,3,6"
     )
     parser.add_argument("--visitors-per-day", type=int, default=ShopSpec().visitors_per_day)
+    parser.add_argument(
+        "--promo-var",
+        type=float,
+        default=PROMO_VAR,
+        help="prior relative variance of a promotion's uplift, a kind the baseline ran",
+    )
+    parser.add_argument(
+        "--new-promo-var",
+        type=float,
+        default=NEW_PROMO_VAR,
+        help="the same for a kind the baseline days never ran",
+    )
     args = parser.parse_args()
     spec = ShopSpec(visitors_per_day=args.visitors_per_day)
     run(
@@ -220,6 +252,7 @@ def main() -> None:
         args.min_drop,
         spec,
         tuple(int(w) for w in args.windows.split(",")),
+        (args.promo_var, args.new_promo_var),
     )
 
 

@@ -187,8 +187,8 @@ def shop(tmp_path: Path) -> Iterator[tuple[Warehouse, Settings, Shop]]:
         data.hour(H - back * HOUR, {"search": 50, "ads": 25})
     # the evaluated hour: search conversion falls 80%, and 12 of the 25 ads lines, bought
     # under the misconfigured full reduction, are cancelled. The full reduction is a kind of
-    # promotion the baseline days never ran: judged against the other promotion hours, the
-    # shop's 53% drop clears the doubled minimum drop
+    # promotion the baseline days never ran: judged against the other promotion hours, scaled
+    # by its own first hour, the shop's 53% drop is still clear
     data.hour(H, {"search": 10, "ads": 25}, cancelled=12, promo="FR1")
     config = settings(tmp_path / "shop.duckdb")
     with Warehouse(config.warehouse.path) as wh:

@@ -4,15 +4,17 @@ For each scope (the shop, each traffic source) and evaluated hour t:
 
 1. Baseline: the same local hour on each of the previous `baseline_days` days, in the same
    promotion state as t (the same kinds of promotion running; a kind not run lately falls
-   back to any promotion, and then only twice `min_drop` counts); hours that were
-   themselves anomalous (more than `outlier_z` standard deviations from the baseline's
-   median) are left out, t never is in it.
+   back to any promotion, and how it differs is read from its own first hours, see 3);
+   hours that were themselves anomalous (more than `outlier_z` standard deviations from
+   the baseline's median) are left out, t never is in it.
 2. Spread: conversion varies more than a binomial, so the hour-to-hour over-dispersion
    (`rho`, per scope, from the residuals of the baseline period) and the day-level
    correlation between hours (`tau2`, a slow day is slow all day) are estimated from the
    same days, and the baseline's own estimation error is added.
-3. Today: the same day's earlier hours (same promotion state) say how the day runs; each
-   window's expectation is scaled by that, shrunk by how much a day usually varies.
+3. Today: the same day's earlier hours (same promotion state) say how the day runs and how
+   much a running promotion lifts conversion; each window's expectation is scaled by that,
+   shrunk by how much a day usually varies and how uncertain the uplift is before the
+   promotion's own hours are seen (more for a kind the baseline never ran).
 4. Evidence over the last 1, 2 and 3 hours: buyers against expected buyers, as a
    beta-binomial lower tail, so a sustained moderate drop accumulates evidence while a
    single bad hour of a big drop is caught at once (half of alpha goes to the one-hour test).
@@ -59,6 +61,11 @@ WINDOWS = (1, 2, 3)
 FIRST_HOUR_SHARE = 0.5
 # hours back from the evaluated hour that can share its local day
 DAY_HOURS = 24
+# relative variance of a promotion's conversion uplift before its own hours are seen: one
+# whose kind the baseline days never ran is judged against other promotions (it may convert
+# 20% better or worse than they did); one of a known kind may still be bigger or smaller
+NEW_PROMO_VAR = 0.04
+PROMO_VAR = 0.01
 
 CONVERSION_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "hour": TS,
@@ -279,7 +286,8 @@ def conversion_baseline(
 
     The baseline hours are those in the same promotion state (the same kinds running);
     where those are fewer than `min_baseline_hours` (a kind of promotion the shop has not
-    run lately), the hours in any promotion, or in none, stand in.
+    run lately), the hours in any promotion (or in none) stand in, and failing those, every
+    hour of that local hour.
     """
     frame = _prepare(hourly, tz)
     spread = dispersion(hourly, hours, tz, baseline_days=baseline_days)
@@ -299,16 +307,12 @@ def conversion_baseline(
             min_baseline_hours=min_baseline_hours,
         )
 
-    same = pooled(["scope", "hod", "state"])
-    similar = pooled(["scope", "hod", "in_promo"])
-    base = pl.concat(
-        [
-            same.with_columns(same_state=pl.lit(True)),
-            similar.join(same, on=["hour", "scope"], how="anti").with_columns(
-                same_state=pl.lit(False)
-            ),
-        ]
-    )
+    # a promotion of a kind the baseline days did not run: the hours of any promotion stand
+    # in (its own first hours then say how it differs), else every hour
+    base = pooled(["scope", "hod", "state"]).with_columns(same_state=pl.lit(True))
+    for on in (["scope", "hod", "in_promo"], ["scope", "hod"]):
+        more = pooled(on).join(base, on=["hour", "scope"], how="anti")
+        base = pl.concat([base, more.with_columns(same_state=pl.lit(False))])
     p = pl.col("base_buyers") / pl.col("base_visitors")
     return (
         base.with_columns(baseline_rate=p)
@@ -345,6 +349,8 @@ def conversion_scores(
     outlier_z: float = 3.0,
     min_baseline_hours: int = 4,
     min_drop: float = 0.25,
+    promo_var: float = PROMO_VAR,
+    new_promo_var: float = NEW_PROMO_VAR,
 ) -> pl.DataFrame:
     """One row per (evaluated hour, scope, window length w): buyers against expected buyers
     over the w hours ending at that hour, the relative drop and the beta-binomial lower tail;
@@ -381,8 +387,16 @@ def conversion_scores(
     )
     n = pl.col("visitors")
     p = pl.col("baseline_rate")
+    uplift_var = (
+        pl.when(~pl.col("in_promo"))
+        .then(0.0)
+        .when(pl.col("same_state"))
+        .then(promo_var)
+        .otherwise(new_promo_var)
+    )
     obs = obs.with_columns(
         var=n * p * (1 - p) * (1 + (n - 1) * pl.col("rho")) + n**2 * pl.col("baseline_var"),
+        uplift_var=uplift_var,
     ).select(
         "hour",
         "scope",
@@ -396,6 +410,7 @@ def conversion_scores(
         "baseline_hours",
         "baseline_aov",
         "tau2",
+        "uplift_var",
         "same_state",
     )
     runs = _runs(obs, min_drop)
@@ -416,6 +431,7 @@ def conversion_scores(
                     e="expected",
                     v="var",
                     tau2="tau2",
+                    u="uplift_var",
                     same="same_state",
                 ),
                 on=["scope", "at"],
@@ -432,6 +448,7 @@ def conversion_scores(
                 sum_e2=(pl.col("e") ** 2).sum(),
                 binomial=(pl.col("e") * (1 - pl.col("e") / pl.col("n"))).sum(),
                 tau2=pl.col("tau2").max(),
+                uplift_var=pl.col("u").max(),
                 min_n=pl.col("n").min(),
                 same_state=pl.col("same").all(),
             )
@@ -471,12 +488,15 @@ def _condition_on_today(
     """Scale each window's expected buyers by how the same local day ran before it.
 
     Conversion shares a day-level factor across hours (`tau2`, a slow day is slow all
-    day). The hours of the same local day before the window, in the same promotion state as
-    the evaluated hour (a sale's hours say nothing of the afternoon after it), estimate
-    today's factor: with X, E, V the buyers, expected buyers and variance of those hours,
-    factor = 1 + k (X / E - 1) with k = tau2 / (tau2 + V / E^2), and the factor's remaining
-    variance tau2 (1 - k) replaces tau2 in the window's variance. A window with no such
-    earlier hours (it starts at local midnight) keeps k = 0: the plain baseline.
+    day), and a promotion lifts it by an uplift not known in advance (`uplift_var`, its
+    prior relative variance). The hours of the same local day before the window, in the
+    same promotion state as the evaluated hour (a sale's hours say nothing of the afternoon
+    after it; a promotion's own first hours say how much it lifts), estimate both: with
+    T = tau2 + uplift_var and X, E, V the buyers, expected buyers and variance of those hours,
+    factor = 1 + k (X / E - 1) with k = T / (T + V / E^2), and the factor's remaining
+    variance T (1 - k) replaces tau2 in the window's variance. A window with no such
+    earlier hours (it starts at local midnight, or with the promotion) keeps k = 0: the
+    plain baseline, with the whole of T as its uncertainty.
     """
     before = (
         current.select("hour", "scope", "day", "state")
@@ -489,9 +509,10 @@ def _condition_on_today(
         .agg(x_r=pl.col("x").sum(), e_r=pl.col("e").sum(), v_r=pl.col("v").sum())
     )
     tau2 = pl.col("tau2")
+    shared = tau2 + pl.col("uplift_var")
     k = (
-        pl.when((pl.col("e_r") > 0) & (tau2 > 0))
-        .then(tau2 / (tau2 + pl.col("v_r") / pl.col("e_r") ** 2))
+        pl.when((pl.col("e_r") > 0) & (shared > 0))
+        .then(shared / (shared + pl.col("v_r") / pl.col("e_r") ** 2))
         .otherwise(0.0)
         .fill_null(0.0)
     )
@@ -503,11 +524,11 @@ def _condition_on_today(
         .with_columns(
             e_w=pl.col("e_w") * pl.col("factor"),
             # per-hour variances already hold the day-level share tau2 e^2; swap it for
-            # the remaining tau2 (1 - k) over the whole window
+            # the remaining (tau2 + uplift_var) (1 - k) over the whole window
             v_w=pl.max_horizontal(
                 pl.col("sum_v")
                 - tau2 * pl.col("sum_e2")
-                + tau2 * (1 - pl.col("k")) * pl.col("e_w") ** 2,
+                + shared * (1 - pl.col("k")) * pl.col("e_w") ** 2,
                 pl.col("binomial"),
             ),
         )
@@ -547,8 +568,7 @@ def conversion_drop(
     alpha: float = 0.001,
 ) -> pl.DataFrame:
     """The (hour, scope) pairs whose conversion is down: for some window the drop is at
-    least `min_drop` (twice that when the baseline came from other kinds of promotion),
-    each hour has at least `min_visitors`, the lower tail is under
+    least `min_drop`, each hour has at least `min_visitors`, the lower tail is under
     its share of `alpha` (FIRST_HOUR_SHARE for the one-hour window, the rest split evenly
     over the longer ones), and the evaluated hour itself is below its baseline.
 
@@ -571,12 +591,7 @@ def conversion_drop(
         scores.filter(
             (pl.col("visitors") >= min_visitors)
             & (pl.col("min_n") >= min_visitors)
-            # against hours of other promotions (no history of this kind), only a drop
-            # twice as big: their uplift differs from this one's
-            & (
-                pl.col("drop")
-                >= pl.when(pl.col("same_state")).then(min_drop).otherwise(2 * min_drop)
-            )
+            & (pl.col("drop") >= min_drop)
             & (pl.col("hour_drop") > 0)
             & (pl.col("p_value") < level)
         )
