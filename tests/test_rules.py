@@ -604,6 +604,18 @@ def test_a_day_running_slow_since_morning_lowers_what_the_hour_is_held_to() -> N
     assert conversion_drop(normal).height == 1
 
 
+def test_an_earlier_drop_the_same_day_does_not_lower_what_the_hour_is_held_to() -> None:
+    # three hours before H ran at 40% (an incident of its own): not a slow day
+    frame_ = _day_shaped(1.0, 140).with_columns(
+        buyers=pl.when(pl.col("hour") == H - 3 * HOUR).then(80).otherwise(pl.col("buyers"))
+    )
+    scores = conversion_scores(frame_, pl.Series([H], dtype=TS), TZ)
+    assert scores.filter(pl.col("window_hours") == 1).item(0, "factor") == pytest.approx(
+        1.0, abs=0.02
+    )
+    assert conversion_drop(scores).height == 1
+
+
 def _promo_days(now_state: str, now_buyers: int) -> pl.DataFrame:
     """14 baseline days in a promotion: discount days convert 8%, presale days 4%."""
     rows = [
