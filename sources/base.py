@@ -10,7 +10,17 @@ from typing import Protocol
 
 __all__ = ["ALL_DATASETS", "DATASETS", "ExportSource", "FilePage", "JsonPage", "Page"]
 
-DATASETS = ("products", "promotions", "orders", "traffic", "inventory", "keywords")
+DATASETS = (
+    "products",
+    "promotions",
+    "orders",
+    "traffic",
+    "inventory",
+    "keywords",
+    "service_chats",
+    "reviews",
+    "shipments",
+)
 ALL_DATASETS = frozenset(DATASETS)
 
 
