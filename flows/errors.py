@@ -13,6 +13,7 @@ __all__ = [
     "ExportError",
     "ExportFatalError",
     "ExportTransientError",
+    "RegistrationSheetError",
     "ShoppulseError",
     "WarehouseBusyError",
 ]
@@ -36,6 +37,10 @@ class WarehouseBusyError(ShoppulseError):
 
 class BackfillError(ShoppulseError):
     """A backfill could not run, or some of its chunks failed (they are named; rerun them)."""
+
+
+class RegistrationSheetError(ShoppulseError):
+    """A registration sheet cannot be read, lacks a column, or has an unreadable value."""
 
 
 # every package's expected failures: printed as one line, never as a traceback
