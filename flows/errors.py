@@ -13,6 +13,7 @@ __all__ = [
     "ExportError",
     "ExportFatalError",
     "ExportTransientError",
+    "RegistrationFailedError",
     "RegistrationSheetError",
     "ShoppulseError",
     "WarehouseBusyError",
@@ -41,6 +42,10 @@ class BackfillError(ShoppulseError):
 
 class RegistrationSheetError(ShoppulseError):
     """A registration sheet cannot be read, lacks a column, or has an unreadable value."""
+
+
+class RegistrationFailedError(ShoppulseError):
+    """A registration checklist found failing checks (they are listed before this)."""
 
 
 # every package's expected failures: printed as one line, never as a traceback

@@ -56,7 +56,7 @@ def check(
     ] = TableFormat.table,
 ) -> None:
     """Audit a campaign registration before it is submitted; exit 1 when a check fails."""
-    from flows.errors import RegistrationSheetError
+    from flows.errors import RegistrationFailedError, RegistrationSheetError
     from flows.promo_check import check_promotion, check_sheet
     from flows.settings import load_settings
 
@@ -77,7 +77,8 @@ def check(
     else:
         render_checks(result, title)
     if failed:
-        raise typer.Exit(1)
+        # the expected-failure path: one line on stderr, exit status 1
+        raise RegistrationFailedError(f"{failed} registration check(s) failed")
 
 
 app.add_typer(promo_app)
