@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from flows.dashboard import write_dashboard
 from flows.pipeline import run_hour
 from flows.settings import parse_settings
 from flows.warehouse import Warehouse
@@ -156,6 +157,13 @@ def test_http_load_keeps_the_latest_version_and_builds_the_marts(tmp_path: Path)
     assert quarantined == 0
     assert hourly.height >= 24 and hourly.get_column("chats").sum() == core["service_chats"].height
     assert shipping.get_column("due").sum() > 0
+    # the dashboard's service panel shows the latest hours and days
+    html = write_dashboard(s, tmp_path / "dash.html").read_text(encoding="utf-8")
+    panel = html.split('<section id="service">')[1].split("</section>")[0]
+    last = hourly.row(-1, named=True)
+    assert f"<td>{last['chats']:,}</td>" in panel
+    assert f"<td>{last['answered_30s_share']:.2%}</td>" in panel
+    assert panel.count("<tr>") >= 12 + 3
 
 
 def write_jsonl(folder: Path, rows: list[dict[str, Any]]) -> None:
