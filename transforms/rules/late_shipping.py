@@ -24,9 +24,19 @@ LOOKBACK = timedelta(days=7)
 class LateShippingSettings(RuleSettings):
     """`rules.late_shipping`: how many late or at-risk orders, and what share, alert."""
 
-    at_risk_hours: int = Field(default=6, ge=1, le=48)
-    min_orders: int = Field(default=10, ge=1)
-    min_share: float = Field(default=0.05, gt=0, le=1)
+    at_risk_hours: int = Field(
+        default=6,
+        ge=1,
+        le=48,
+        description="unshipped orders due within this many hours count as at risk",
+    )
+    min_orders: int = Field(default=10, ge=1, description="least late (or at-risk) orders to alert")
+    min_share: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="least share of the orders due that is late (or at risk)",
+    )
 
 
 def late_shipping(

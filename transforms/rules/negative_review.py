@@ -23,10 +23,18 @@ Row = Mapping[str, Any]
 class NegativeReviewSettings(RuleSettings):
     """`rules.negative_review`: which ratings count and the golden window's milestones."""
 
-    max_rating: int = Field(default=2, ge=1, le=4)
-    window_hours: int = Field(default=48, ge=1)
-    escalate_hours: int = Field(default=24, ge=1)
-    critical_before_close_hours: int = Field(default=6, ge=0)
+    max_rating: int = Field(
+        default=2, ge=1, le=4, description="highest rating that counts as negative"
+    )
+    window_hours: int = Field(
+        default=48, ge=1, description="the golden window to handle a negative review in"
+    )
+    escalate_hours: int = Field(
+        default=24, ge=1, description="hours unanswered after which it escalates to warning"
+    )
+    critical_before_close_hours: int = Field(
+        default=6, ge=0, description="hours before the window closes when it goes critical"
+    )
 
 
 def open_negative_reviews(

@@ -27,10 +27,18 @@ CRITICAL_RATIO = 6.0
 class ReturnSpikeSettings(RuleSettings):
     """`rules.return_spike`: baseline days, and how many, how far above and how sure."""
 
-    baseline_days: int = Field(default=14, ge=2, le=90)
-    min_returns: int = Field(default=10, ge=1)
-    min_ratio: float = Field(default=3.0, gt=1)
-    alpha: float = Field(default=0.001, gt=0, lt=0.5)
+    baseline_days: int = Field(
+        default=14, ge=2, le=90, description="days before the last 24 h that make the baseline"
+    )
+    min_returns: int = Field(
+        default=10, ge=1, description="least returns of one reason in 24 h to alert"
+    )
+    min_ratio: float = Field(
+        default=3.0, gt=1, description="returns must reach this multiple of the daily baseline"
+    )
+    alpha: float = Field(
+        default=0.001, gt=0, lt=0.5, description="Poisson tail under which a rise is real"
+    )
 
 
 def return_spike(

@@ -35,9 +35,15 @@ EVIDENCE_FIELDS = (
 class ReviewAttackSettings(RuleSettings):
     """`rules.review_attack`: how many suspicious negative reviews in how many hours."""
 
-    window_hours: int = Field(default=6, ge=1, le=72)
-    min_reviews: int = Field(default=5, ge=2)
-    max_rating: int = Field(default=2, ge=1, le=4)
+    window_hours: int = Field(
+        default=6, ge=1, le=72, description="hours of negative reviews looked at together"
+    )
+    min_reviews: int = Field(
+        default=5, ge=2, description="least suspicious negative reviews of one SKU to alert"
+    )
+    max_rating: int = Field(
+        default=2, ge=1, le=4, description="highest rating that counts as negative"
+    )
 
 
 def review_attack(

@@ -25,12 +25,22 @@ Row = Mapping[str, Any]
 class SlowServiceSettings(RuleSettings):
     """`rules.slow_service`: the answer-within-30 s target and how sure a miss must be."""
 
-    target: float = Field(default=0.8, gt=0, lt=1)
-    min_chats: int = Field(default=20, ge=1)
-    max_unanswered: int = Field(default=10, ge=1)
-    alpha: float = Field(default=0.01, gt=0, lt=0.5)
-    # share of missed chats that would have bought (prices the miss during a promotion)
-    chat_buyer_rate: float = Field(default=0.25, ge=0, le=1)
+    target: float = Field(
+        default=0.8, gt=0, lt=1, description="share of chats to answer within 30 seconds"
+    )
+    min_chats: int = Field(default=20, ge=1, description="least chats in the hour to judge")
+    max_unanswered: int = Field(
+        default=10, ge=1, description="unanswered chats at the hour's end that alert on their own"
+    )
+    alpha: float = Field(
+        default=0.01, gt=0, lt=0.5, description="binomial tail under which a low share is real"
+    )
+    chat_buyer_rate: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="share of missed chats that would have bought (prices them in a promotion)",
+    )
 
 
 def slow_service(
