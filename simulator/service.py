@@ -66,6 +66,8 @@ def _versions(
 HOUR = 3600
 # chats per visitor; the bot takes the simple questions, agents the rest
 CHAT_RATE = 0.015
+# buyers ask about the deal: chats per visitor double while a promotion runs
+PROMO_CHAT_BOOST = 2.0
 BOT_SHARE = 0.55
 AGENTS = 8
 AGENT_BASE_SECONDS = 8.0
@@ -117,7 +119,8 @@ def chat_versions(sim: Simulator, c: int) -> Versions:
     rng = rng_for(sim.spec.seed, c, Stream.CHATS)
     t_c = int(sim.clock.starts[c])
     visitors = float(sim.timeline.visitors[c].sum())
-    n = int(rng.poisson(visitors * CHAT_RATE))
+    boost = PROMO_CHAT_BOOST if sim.timeline.active[c] else 1.0
+    n = int(rng.poisson(visitors * CHAT_RATE * boost))
     mean = sim.spec.visitors_per_day / 24 * CHAT_RATE
     # agents slow down with the queue; promotions are staffed up, so it tops out at 3x
     median = AGENT_BASE_SECONDS * (1 + min(n / mean if mean else 0.0, 2.0))

@@ -283,6 +283,8 @@ def _negative_reviews(sim: Simulator) -> list[Incident]:
             a = sim.clock.hour_of(ts)
             close = ts + 48 * 3600
             replied = replies.get(row["review_id"])
+            if replied is not None and replied < sim.clock.starts[a + 1]:
+                continue  # answered within its hour: no hourly run ever sees it open
             until = min(close, replied) if replied is not None else close
             b = min(sim.clock.hour_of(until - 1) + 1, sim.clock.hours)
             if b > a:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
 
+from flows.pipeline import finish_run, load_window, plan_windows, start_run
+from flows.rules_runner import evaluate_hour
+from flows.settings import parse_settings
+from flows.warehouse import Warehouse
+from simulator import Simulator
+from sources.simulated import SimulatorSource
 from transforms.rules import RULES, late_shipping, negative_review, return_spike, review_attack
 from transforms.rules import slow_service as slow
 from transforms.rules.base import Candidate
@@ -212,3 +219,44 @@ def test_return_spike_needs_volume_and_a_real_rise() -> None:
     assert return_spike.return_spike(
         steady, END, baseline_days=14, min_returns=10, min_ratio=3, alpha=0.001
     ).is_empty()
+
+
+# -- the runner over a warehouse loaded from the seller_day scenario ---------------------------
+
+
+def test_the_runner_raises_the_new_rules_from_a_loaded_warehouse(tmp_path: Path) -> None:
+    sim = Simulator("seller_day", 0)
+    (_, _, shortage, _), (attack, a, sku) = sim.plan.shortages[0], sim.plan.attacks[0]
+    settings = parse_settings(
+        {
+            "shop": {"name": "t", "timezone": sim.spec.timezone},
+            "source": {
+                "base_url": "http://127.0.0.1:9",
+                "lookback_hours": 24 * 20,
+                "datasets": ["products", "promotions", "orders", "service_chats", "reviews"],
+            },
+            "warehouse": {"path": str(tmp_path / "wh.duckdb")},
+        },
+        {},
+    )
+    source = SimulatorSource(sim)
+    with Warehouse(settings.warehouse.path) as wh:
+        for until_h, evaluated_h in ((shortage + 1, shortage), (a + attack.hours, a + 1)):
+            until = sim.clock.instant(until_h).astimezone(UTC)
+            run = start_run(wh, until)
+            for window in plan_windows(wh, settings, until):
+                load_window(wh, source, run, window)
+            finish_run(wh, run)
+            alerts, evaluated = evaluate_hour(wh, settings, sim.clock.instant(evaluated_h))
+            names = {x.alertname for x in alerts}
+            if evaluated_h == shortage:
+                slow_alert = next(x for x in alerts if x.alertname == slow.ALERTNAME)
+                # the shortage hours are a flash sale: the missed chats are priced
+                assert slow_alert.severity == "critical" and slow_alert.impact > 0
+            else:
+                attack_alert = next(x for x in alerts if x.alertname == review_attack.ALERTNAME)
+                assert attack_alert.labels == {"sku_id": sim.catalog.sku_ids[sku]}
+                evidence = attack_alert.annotations["root_cause"].splitlines()
+                assert len(evidence) == int(attack_alert.annotations["evidence_count"]) >= 6
+                assert negative_review.ALERTNAME in names
+            assert {slow.ALERTNAME, review_attack.ALERTNAME} <= evaluated
