@@ -8,7 +8,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["ALL_DATASETS", "DATASETS", "ExportSource", "FilePage", "JsonPage", "Page"]
+__all__ = [
+    "ALL_DATASETS",
+    "DATASETS",
+    "SERVICE_DATASETS",
+    "ExportSource",
+    "FilePage",
+    "JsonPage",
+    "Page",
+]
 
 DATASETS = (
     "products",
@@ -22,6 +30,8 @@ DATASETS = (
     "shipments",
 )
 ALL_DATASETS = frozenset(DATASETS)
+# customer service, reviews and shipping: what a platform source may not map (yet)
+SERVICE_DATASETS = frozenset({"service_chats", "reviews", "shipments"})
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,10 @@ def test_one_failing_row_per_check(settings: Settings, tmp_path: Path) -> None:
 
 def test_xlsx_sheet_and_unreadable_images(settings: Settings, tmp_path: Path) -> None:
     pl.DataFrame(
-        [["SKU1", 89.9, 0.0, 40, photo(tmp_path / "ok.png")], ["SKU3", 95.0, None, 10, "missing.png"]],
+        [
+            ["SKU1", 89.9, 0.0, 40, photo(tmp_path / "ok.png")],
+            ["SKU3", 95.0, None, 10, "missing.png"],
+        ],
         schema=HEADER,
         orient="row",
     ).write_excel(tmp_path / "registration.xlsx")
