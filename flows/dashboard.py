@@ -57,6 +57,8 @@ _TILES = {
     "cart_fav": ("count", True),
 }
 _CHARTS = ("gmv", "visitors", "conversion_rate")
+# hours of customer service shown, latest first
+SERVICE_HOURS = 12
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class DashboardData:
     alerts: list[dict[str, Any]]
     # mart.kpi_daily of the latest day and the 13 before it, for the week chart
     daily: pl.DataFrame = field(default_factory=pl.DataFrame)
+    service: pl.DataFrame = field(default_factory=pl.DataFrame)
+    seller_day: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,8 @@ class DashboardView:
     keyword_day: str = ""
     keywords_provided: bool = True
     week: WeekChart | None = None
+    service: list[dict[str, str]] = field(default_factory=list)
+    seller_day: list[dict[str, str]] = field(default_factory=list)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -160,6 +166,13 @@ def read_dashboard(
                 "first_day": last_day - timedelta(days=13) if last_day else None,
                 "last_day": last_day,
             },
+        ),
+        service=wh.frame(
+            read_sql("reads/dashboard_service"), {"end": latest, "hours": SERVICE_HOURS * HOUR}
+        ),
+        seller_day=wh.frame(
+            read_sql("reads/dashboard_seller_day"),
+            {"day": last_day, "days": 3},
         ),
     )
 
@@ -422,6 +435,46 @@ def _keyword_rows(frame: pl.DataFrame, fmt: _Fmt) -> list[dict[str, str]]:
     ]
 
 
+def _service_rows(frame: pl.DataFrame, fmt: _Fmt) -> list[dict[str, str]]:
+    def seconds(value: float | None) -> str:
+        return "—" if value is None else f"{value:.0f} s"
+
+    return [
+        {
+            "hour": fmt.local(r["hour"], "%m-%d %H:%M"),
+            "chats": fmt.value("count", r["chats"]),
+            "answered_30s_share": fmt.value("rate", r["answered_30s_share"]),
+            "unanswered": fmt.value("count", r["unanswered"]),
+            "bot_median": seconds(r["bot_median_seconds"]),
+            "agent_median": seconds(r["agent_median_seconds"]),
+            "agent_p90": seconds(r["agent_p90_seconds"]),
+        }
+        for r in frame.to_dicts()
+    ]
+
+
+def _seller_day_rows(frame: pl.DataFrame, fmt: _Fmt) -> list[dict[str, str]]:
+    def number(value: float | None, digits: int) -> str:
+        return "—" if value is None else f"{value:.{digits}f}"
+
+    return [
+        {
+            "day": r["day"].isoformat(),
+            "reviews": fmt.value("count", r["reviews"]),
+            "negative": fmt.value("count", r["negative"]),
+            "negative_share": fmt.value("rate", r["negative_share"]),
+            "avg_rating": number(r["avg_rating"], 2),
+            "median_reply_hours": number(r["median_reply_hours"], 1),
+            "due": fmt.value("count", r["due"]),
+            "on_time_rate": fmt.value("rate", r["on_time_rate"]),
+            "late": fmt.value("count", r["shipped_late"]),
+            "unshipped": fmt.value("count", r["unshipped"]),
+            "returns": fmt.value("count", r["returns"]),
+        }
+        for r in frame.to_dicts()
+    ]
+
+
 def build_view(
     data: DashboardData, settings: Settings, hours: int, generated_at: datetime
 ) -> DashboardView:
@@ -446,6 +499,8 @@ def build_view(
         "keywords": _keyword_rows(data.keywords, fmt),
         "keyword_day": "" if data.keyword_day is None else data.keyword_day.isoformat(),
         "keywords_provided": "keywords" in provided(settings.source),
+        "service": _service_rows(data.service, fmt) if data.service.height else [],
+        "seller_day": _seller_day_rows(data.seller_day, fmt) if data.seller_day.height else [],
     }
     if latest is None:
         return DashboardView(

@@ -13,6 +13,8 @@ __all__ = [
     "ExportError",
     "ExportFatalError",
     "ExportTransientError",
+    "RegistrationFailedError",
+    "RegistrationSheetError",
     "ShoppulseError",
     "WarehouseBusyError",
 ]
@@ -36,6 +38,14 @@ class WarehouseBusyError(ShoppulseError):
 
 class BackfillError(ShoppulseError):
     """A backfill could not run, or some of its chunks failed (they are named; rerun them)."""
+
+
+class RegistrationSheetError(ShoppulseError):
+    """A registration sheet cannot be read, lacks a column, or has an unreadable value."""
+
+
+class RegistrationFailedError(ShoppulseError):
+    """A registration checklist found failing checks (they are listed before this)."""
 
 
 # every package's expected failures: printed as one line, never as a traceback

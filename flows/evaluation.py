@@ -52,6 +52,7 @@ from transforms.rules import (
     cancel_spike,
     conversion_drop,
     data_gap,
+    late_shipping,
     low_stock_promo,
     promo_audit,
 )
@@ -74,7 +75,12 @@ __all__ = [
 RULES = tuple(r.alertname for r in RULE_REGISTRY)
 BASELINES = ("static", "zscore", "oracle")
 # how early before an incident's start, and how late after its end, an alert still counts
-LEAD = {low_stock_promo.ALERTNAME: timedelta(hours=6), promo_audit.ALERTNAME: timedelta(hours=2)}
+LEAD = {
+    low_stock_promo.ALERTNAME: timedelta(hours=6),
+    promo_audit.ALERTNAME: timedelta(hours=2),
+    # at-risk orders are warned of before their promise passes
+    late_shipping.ALERTNAME: timedelta(hours=6),
+}
 GRACE = timedelta(hours=2)
 WEEK_HOURS = 168
 

@@ -29,7 +29,17 @@ __all__ = [
 
 Row = dict[str, Any]
 
-DATASETS = ("orders", "traffic", "inventory", "products", "promotions", "keywords")
+DATASETS = (
+    "orders",
+    "traffic",
+    "inventory",
+    "products",
+    "promotions",
+    "keywords",
+    "service_chats",
+    "reviews",
+    "shipments",
+)
 HOURLY = ("orders", "traffic", "inventory", "keywords")
 BOUNCE = np.array([0.38, 0.42, 0.55, 0.30, 0.60])
 _SOURCE_ORDER = sorted(range(len(SOURCES)), key=lambda s: SOURCES[s])

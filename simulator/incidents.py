@@ -8,7 +8,18 @@ from typing import Any
 
 __all__ = ["ALERTNAMES", "Defect", "Incident"]
 
-ALERTNAMES = ("conversion_drop", "low_stock_promo", "cancel_spike", "data_gap", "promo_audit")
+ALERTNAMES = (
+    "conversion_drop",
+    "low_stock_promo",
+    "cancel_spike",
+    "data_gap",
+    "promo_audit",
+    "slow_service",
+    "negative_review",
+    "review_attack",
+    "late_shipping",
+    "return_spike",
+)
 
 
 @dataclass(frozen=True)

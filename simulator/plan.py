@@ -11,6 +11,7 @@ from simulator.clock import Clock
 from simulator.orders import LateRule
 from simulator.promotions import PromoItem, Promotion, active_by_hour, commitment, promo_price
 from simulator.scenarios import (
+    AgentShortage,
     BadPromo,
     BadThreshold,
     ConversionDrop,
@@ -19,8 +20,11 @@ from simulator.scenarios import (
     Outage,
     PromoDrop,
     RateLimit,
+    ReviewAttack,
     Scenario,
     Stockout,
+    WarehouseDelay,
+    WrongAddress,
 )
 from simulator.timeline import SOURCES, StockPlan
 
@@ -42,6 +46,10 @@ class Plan:
     storms: list[tuple[RateLimit, int, int]] = field(default_factory=list)
     dirty: dict[int, DirtyHour] = field(default_factory=dict)
     spikes: list[tuple[BadThreshold, str, int, int]] = field(default_factory=list)
+    shortages: list[tuple[AgentShortage, str, int, int]] = field(default_factory=list)
+    attacks: list[tuple[ReviewAttack, int, int]] = field(default_factory=list)
+    delays: list[tuple[WarehouseDelay, int, int]] = field(default_factory=list)
+    wrong_address: list[tuple[WrongAddress, int, int]] = field(default_factory=list)
 
 
 def quiet_days(clock: Clock, regular: list[Promotion]) -> list[int]:
@@ -233,6 +241,46 @@ def resolve(scenario: Scenario, clock: Clock, catalog: Catalog, regular: list[Pr
             h = place(effect.day, effect.hour, 1)
             if h is not None:
                 plan.dirty[h] = effect
+        elif isinstance(effect, AgentShortage):
+            h = place(effect.day, effect.hour, effect.hours)
+            if h is None or h < 26:
+                continue
+            # A mid seller on flash sale with its stock covered: only the agents fall short.
+            sku = free(top[8:20], h - 24, h + effect.hours)[0]
+            pid = f"P-FLASH-A{n}"
+            plan.promos.append(
+                Promotion(
+                    pid,
+                    "限时秒杀 flash sale",
+                    "flash_sale",
+                    h,
+                    h + effect.hours,
+                    int(clock.starts[h]) - 26 * 3600,
+                    (
+                        PromoItem(
+                            sku,
+                            promo_price(catalog, sku, 0.8),
+                            commitment(catalog, sku, effect.hours, 1.0),
+                        ),
+                    ),
+                    tags=("agent_shortage",),
+                )
+            )
+            plan.shortages.append((effect, pid, h, h + effect.hours))
+        elif isinstance(effect, ReviewAttack):
+            h = place(effect.day, effect.hour, effect.hours)
+            if h is not None:
+                plan.attacks.append((effect, h, top[0]))
+        elif isinstance(effect, WarehouseDelay):
+            # orders paid in the stalled hours ship up to 62 h later
+            h = place(effect.day, effect.hour, effect.hours + 62)
+            if h is not None:
+                plan.delays.append((effect, h, h + effect.hours))
+        elif isinstance(effect, WrongAddress):
+            # the batch comes back 40-56 h after it was paid
+            h = place(effect.day, effect.hour, effect.hours + 56)
+            if h is not None:
+                plan.wrong_address.append((effect, h, h + effect.hours))
         elif isinstance(effect, LateBatch):
             h = place(effect.day, effect.hour, 1)
             if h is not None and h >= effect.created_from:

@@ -22,6 +22,10 @@ class Stream(IntEnum):
     KEYWORDS = 8
     DIRT = 9
     LATE = 10
+    CHATS = 11
+    REVIEWS = 12
+    SHIPMENTS = 13
+    ATTACK = 14
 
 
 def rng_for(seed: int, index: int, stream: Stream) -> np.random.Generator:

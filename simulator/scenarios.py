@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "SCENARIOS",
+    "AgentShortage",
     "BadPromo",
     "BadThreshold",
     "ConversionDrop",
@@ -14,8 +15,11 @@ __all__ = [
     "Outage",
     "PromoDrop",
     "RateLimit",
+    "ReviewAttack",
     "Scenario",
     "Stockout",
+    "WarehouseDelay",
+    "WrongAddress",
 ]
 
 # Effects are placed on "quiet days": whole local days from day 14 on (a baseline needs two
@@ -121,6 +125,47 @@ class LateBatch:
     created_to: int = 22
 
 
+@dataclass(frozen=True)
+class AgentShortage:
+    """A flash sale with too few agents on duty: chats wait minutes or go unanswered."""
+
+    day: int
+    hour: int = 10
+    hours: int = 4
+    agent_median_seconds: float = 240.0
+    unanswered: float = 0.25
+
+
+@dataclass(frozen=True)
+class ReviewAttack:
+    """A burst of one-star reviews on a best seller from a few shared IPs, by non-buyers."""
+
+    day: int
+    hour: int = 21
+    hours: int = 2
+    reviews: int = 12
+    ips: int = 3
+
+
+@dataclass(frozen=True)
+class WarehouseDelay:
+    """The warehouse stalls: orders paid in these hours ship well after their promise."""
+
+    day: int
+    hour: int = 9
+    hours: int = 6
+
+
+@dataclass(frozen=True)
+class WrongAddress:
+    """A batch of orders shipped to a wrong address (a bad import) comes back two days later."""
+
+    day: int
+    hour: int = 14
+    hours: int = 2
+    share: float = 0.6
+
+
 Effect = (
     ConversionDrop
     | PromoDrop
@@ -131,6 +176,10 @@ Effect = (
     | RateLimit
     | DirtyHour
     | LateBatch
+    | AgentShortage
+    | ReviewAttack
+    | WarehouseDelay
+    | WrongAddress
 )
 
 
@@ -227,6 +276,16 @@ SCENARIOS: dict[str, Scenario] = {
             "bad_promo",
             "a promotion priced under the 90-day low that commits more than the stock",
             (BadPromo(1),),
+        ),
+        Scenario(
+            "seller_day",
+            "the rest of the seller's day: service, reviews and shipping incidents",
+            (
+                AgentShortage(0),
+                ReviewAttack(1),
+                WarehouseDelay(2),
+                WrongAddress(4),
+            ),
         ),
         Scenario(
             "demo",

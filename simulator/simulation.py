@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from simulator import datasets
+from simulator import datasets, service
 from simulator.cache import LRU
 from simulator.catalog import Catalog, ProductVersion
 from simulator.clock import Clock
@@ -29,7 +29,15 @@ __all__ = ["Chunk", "Simulator"]
 
 # Hours kept serialized per dataset: a 48 h lookback plus room; order hours are the big ones
 # (about 4 MB each for a mid-size shop). Batches must cover MAX_LAG_HOURS + 1 to walk hours.
-HOURLY_CACHE = {"orders": 72, "traffic": 192, "inventory": 192, "keywords": 192}
+HOURLY_CACHE = {
+    "orders": 72,
+    "traffic": 192,
+    "inventory": 192,
+    "keywords": 192,
+    "service_chats": 72,
+    "reviews": 72,
+    "shipments": 72,
+}
 BATCH_CACHE = 160
 
 
@@ -99,6 +107,10 @@ class Simulator:
             name: LRU(size) for name, size in HOURLY_CACHE.items()
         }
         self._static: dict[str, Chunk] = {}
+        # origin hours of the service datasets, enough to walk hours forward without rework
+        self._origins: dict[str, LRU[int, service.Versions]] = {
+            name: LRU(lag + 8) for name, lag in service.LAG_HOURS.items()
+        }
         # rows per generated hour, kept after the chunk itself leaves the cache
         self._sizes: dict[str, dict[int, int]] = {name: {} for name in HOURLY_CACHE}
         self._truth: list[Incident] | None = None
@@ -134,8 +146,21 @@ class Simulator:
             return rows, []
         return soil(dataset, rows, self.seed, h, dirty.rate, self.clock.instant(h))
 
+    def service_rows(self, dataset: str, h: int) -> list[tuple[int, dict[str, Any]]]:
+        """(updated epoch second, record) of a service dataset updated in hour `h`, in order."""
+        make = service.ORIGINS[dataset]
+        cache = self._origins[dataset]
+        lo, hi = int(self.clock.starts[h]), int(self.clock.starts[h + 1])
+        pairs: list[tuple[int, dict[str, Any]]] = []
+        for c in range(max(0, h - service.LAG_HOURS[dataset]), h + 1):
+            pairs += cache.get(c, lambda c=c: make(self, c)).rows(lo, hi)  # type: ignore[misc]
+        return sorted(pairs, key=lambda p: p[0])
+
     def _chunk(self, dataset: str, h: int) -> Chunk:
         def make() -> Chunk:
+            if dataset in service.ORIGINS:
+                pairs = self.service_rows(dataset, h)
+                return Chunk([t for t, _ in pairs], [orjson.dumps(r) for _, r in pairs])
             if dataset == "orders" and h not in self.plan.dirty:
                 return Chunk(*datasets.order_bytes(self, h))
             rows, _ = self.rows(dataset, h)

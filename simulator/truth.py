@@ -9,6 +9,7 @@ import numpy as np
 
 from simulator.incidents import Incident
 from simulator.promotions import publication
+from simulator.service import ORIGINS
 from simulator.timeline import SOURCES
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ def _runs(hours: Iterable[int]) -> list[tuple[int, int]]:
 def ground_truth(sim: Simulator) -> list[Incident]:
     """Every incident of the simulator's scenario, sorted by start, alertname and labels."""
     found = _conversion(sim) + _spikes(sim) + _gaps(sim) + _stock(sim) + _audit(sim)
+    found += _service(sim) + _negative_reviews(sim) + _attacks(sim) + _shipping(sim)
     return sorted(found, key=lambda i: (i.start, i.alertname, sorted(i.labels.items())))
 
 
@@ -245,3 +247,94 @@ def _audit(sim: Simulator) -> list[Incident]:
             reasons = sorted(set().union(*(by_hour[h] for h in range(a, b))))
             out.append(_incident(sim, "promo_audit", labels, a, b, reasons=reasons))
     return out
+
+
+def _service(sim: Simulator) -> list[Incident]:
+    """Agent shortages: the hours a flash sale's chats wait too long."""
+    return [
+        _incident(
+            sim,
+            "slow_service",
+            {},
+            a,
+            b,
+            promo_id=pid,
+            agent_median_seconds=effect.agent_median_seconds,
+            unanswered=effect.unanswered,
+        )
+        for effect, pid, a, b in sim.plan.shortages
+    ]
+
+
+def _negative_reviews(sim: Simulator) -> list[Incident]:
+    """Every 1-2 star review, from the hour it is written until the shop replies or its
+    48-hour window closes."""
+    out = []
+    for c in range(sim.clock.hours):
+        versions = ORIGINS["reviews"](sim, c)
+        replies = {
+            row["review_id"]: ts
+            for ts, row in versions.rows(0, 2**62)
+            if row["replied_at"] is not None
+        }
+        for ts, row in versions.rows(0, 2**62):
+            if row["replied_at"] is not None or row["rating"] > 2:
+                continue
+            a = sim.clock.hour_of(ts)
+            close = ts + 48 * 3600
+            replied = replies.get(row["review_id"])
+            if replied is not None and replied < sim.clock.starts[a + 1]:
+                continue  # answered within its hour: no hourly run ever sees it open
+            until = min(close, replied) if replied is not None else close
+            b = min(sim.clock.hour_of(until - 1) + 1, sim.clock.hours)
+            if b > a:
+                out.append(
+                    _incident(
+                        sim,
+                        "negative_review",
+                        {"review_id": row["review_id"]},
+                        a,
+                        b,
+                        rating=row["rating"],
+                        sku_id=row["sku_id"],
+                        replied=replied is not None and replied < close,
+                    )
+                )
+    return out
+
+
+def _attacks(sim: Simulator) -> list[Incident]:
+    return [
+        _incident(
+            sim,
+            "review_attack",
+            {"sku_id": sim.catalog.sku_ids[sku]},
+            a,
+            a + effect.hours,
+            reviews=effect.reviews,
+            ips=effect.ips,
+        )
+        for effect, a, sku in sim.plan.attacks
+    ]
+
+
+def _shipping(sim: Simulator) -> list[Incident]:
+    """Warehouse delays (orders paid in [a, b) ship 50-62 h later, past the 48 h promise)
+    and wrong-address batches (returned 40-54 h after payment)."""
+    hours = sim.clock.hours
+    late = [
+        _incident(sim, "late_shipping", {}, a + 48, min(b + 62, hours), paid_from=a, paid_to=b)
+        for _, a, b in sim.plan.delays
+    ]
+    returns = [
+        _incident(
+            sim,
+            "return_spike",
+            {"reason": "wrong_address"},
+            a + 40,
+            min(b + 54, hours),
+            share=effect.share,
+        )
+        for effect, a, b in sim.plan.wrong_address
+    ]
+    return late + returns

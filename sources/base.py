@@ -8,10 +8,30 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["ALL_DATASETS", "DATASETS", "ExportSource", "FilePage", "JsonPage", "Page"]
+__all__ = [
+    "ALL_DATASETS",
+    "DATASETS",
+    "SERVICE_DATASETS",
+    "ExportSource",
+    "FilePage",
+    "JsonPage",
+    "Page",
+]
 
-DATASETS = ("products", "promotions", "orders", "traffic", "inventory", "keywords")
+DATASETS = (
+    "products",
+    "promotions",
+    "orders",
+    "traffic",
+    "inventory",
+    "keywords",
+    "service_chats",
+    "reviews",
+    "shipments",
+)
 ALL_DATASETS = frozenset(DATASETS)
+# customer service, reviews and shipping: what a platform source may not map (yet)
+SERVICE_DATASETS = frozenset({"service_chats", "reviews", "shipments"})
 
 
 @dataclass(frozen=True)

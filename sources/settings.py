@@ -58,7 +58,17 @@ class SourceSettings(BaseModel):
         default=120.0, gt=0, description="total time one request may spend retrying"
     )
     datasets: tuple[str, ...] = Field(
-        default=("products", "promotions", "orders", "traffic", "inventory", "keywords"),
+        default=(
+            "products",
+            "promotions",
+            "orders",
+            "traffic",
+            "inventory",
+            "keywords",
+            "service_chats",
+            "reviews",
+            "shipments",
+        ),
         description="datasets to pull",
     )
 

@@ -17,3 +17,9 @@ create or replace macro need(raw_value, typed_value, field) as
 create or replace macro allow_null(raw_value, typed_value, field) as
     case when raw_value is not null and typed_value is null
         then 'bad ' || field || ': ' || left(raw_value, 40) end;
+-- booleans as JSON true/false or as CSV text; anything else reads as null
+create or replace macro as_bool(t) as
+    case
+        when lower(trim(t)) in ('true', 't', '1', 'yes') then true
+        when lower(trim(t)) in ('false', 'f', '0', 'no') then false
+    end;

@@ -81,3 +81,40 @@ create table if not exists core.keywords (
     extra json,
     primary key (hour, keyword)
 );
+
+create table if not exists core.service_chats (
+    chat_id varchar primary key,
+    buyer_id varchar not null,
+    started_at timestamptz not null,
+    first_response_at timestamptz,
+    responder varchar,
+    resolved boolean not null,
+    sku_id varchar,
+    updated_at timestamptz not null,
+    extra json
+);
+
+create table if not exists core.reviews (
+    review_id varchar primary key,
+    order_id varchar not null,
+    sku_id varchar not null,
+    buyer_id varchar not null,
+    rating integer not null,
+    text varchar,
+    has_images boolean not null,
+    ip_hash varchar,
+    created_at timestamptz not null,
+    replied_at timestamptz,
+    updated_at timestamptz not null,
+    extra json
+);
+
+create table if not exists core.shipments (
+    order_id varchar primary key,
+    promised_ship_by timestamptz not null,
+    shipped_at timestamptz,
+    returned_at timestamptz,
+    return_reason varchar,
+    updated_at timestamptz not null,
+    extra json
+);

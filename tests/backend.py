@@ -20,6 +20,9 @@ WINDOW = {
     "products": "updated_at",
     "promotions": "updated_at",
     "keywords": "hour",
+    "service_chats": "updated_at",
+    "reviews": "updated_at",
+    "shipments": "updated_at",
 }
 
 

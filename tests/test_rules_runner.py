@@ -237,6 +237,11 @@ def test_the_evaluated_hour_raises_every_rule(shop: tuple[Warehouse, Settings, S
         "cancel_spike",
         "data_gap",
         "promo_audit",
+        "slow_service",
+        "negative_review",
+        "review_attack",
+        "late_shipping",
+        "return_spike",
         "low_gmv",
     }
     shop_drop = next(a for a in alerts if a.alertname == "conversion_drop" and not a.labels)

@@ -177,10 +177,14 @@ def test_hourly_conversion_is_overdispersed() -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_normal_has_no_incidents_and_no_faults(seed: int) -> None:
     sim = sim_for("normal", seed)
-    assert sim.truth() == []
+    # a healthy shop still gets the odd 1-2 star review, and each one is a work item
+    assert {i.alertname for i in sim.truth()} <= {"negative_review"}
     assert sim.defects() == []
     for h in range(sim.clock.hours + 1):
         assert sim.fault("orders", None, sim.clock.instant(h), 0) is None
+
+
+SELLER_DAY = {"slow_service", "negative_review", "review_attack", "late_shipping", "return_spike"}
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -203,12 +207,13 @@ def test_every_scenario_builds_and_labels_with_design_names(name: str) -> None:
         "dirty_data": set(),
         "late_updates": set(),
         "bad_promo": {"promo_audit"},
-        "mixed": set(ALERTNAMES),
+        "mixed": set(ALERTNAMES) - SELLER_DAY,
         "promo_drops": {"conversion_drop"},
+        "seller_day": SELLER_DAY,
     }[name]
     assert {i.alertname for i in sim.truth()} >= expected
     if not expected:
-        assert {i.alertname for i in sim.truth()} <= {"low_stock_promo"} or not sim.truth()
+        assert {i.alertname for i in sim.truth()} <= {"low_stock_promo", "negative_review"}
 
 
 def test_promo_drops_fall_inside_promotions_the_baseline_days_never_ran() -> None:
@@ -240,7 +245,8 @@ def test_promo_drops_fall_inside_promotions_the_baseline_days_never_ran() -> Non
 
 def test_conversion_drop_really_lowers_conversion() -> None:
     drop, normal = sim_for("conversion_drop"), sim_for("normal")
-    primary = [i for i in drop.truth() if not i.details["derived"]]
+    drops = [i for i in drop.truth() if i.alertname == "conversion_drop"]
+    primary = [i for i in drops if not i.details["derived"]]
     assert {i.labels.get("source") for i in primary} >= {None, "search", "ads"}
     assert len({i.end - i.start for i in primary}) >= 3
     assert len({i.details["drop"] for i in primary}) >= 3
@@ -353,7 +359,7 @@ def test_rate_limit_storms_are_finite() -> None:
     assert [f.status if f else None for f in faults] == [429, 429, None, None]
     assert all(f.retry_after and f.retry_after > 0 for f in faults if f)
     assert sim.fault("orders", None, until + timedelta(hours=1), 0) is None
-    assert sim.truth() == []
+    assert {i.alertname for i in sim.truth()} <= {"negative_review"}
 
 
 def test_dirty_data_damages_only_its_hours() -> None:

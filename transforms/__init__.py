@@ -16,6 +16,12 @@ from transforms.kpis import (
     sku_hourly,
 )
 from transforms.rfm import RFM_SEGMENTS_SCHEMA, rfm_base, rfm_segments
+from transforms.service import (
+    RETURNS_DAILY_SCHEMA,
+    REVIEW_DAILY_SCHEMA,
+    SERVICE_HOURLY_SCHEMA,
+    SHIPPING_DAILY_SCHEMA,
+)
 from transforms.stock import STOCK_COVER_SCHEMA, stock_cover
 from transforms.time import hour_windows, local_day_bounds, local_day_start, local_hour_start
 
@@ -54,4 +60,8 @@ MART_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "mart.keyword_daily": KEYWORD_DAILY_SCHEMA,
     "mart.stock_cover": STOCK_COVER_SCHEMA,
     "mart.rfm_segments": RFM_SEGMENTS_SCHEMA,
+    "mart.service_hourly": SERVICE_HOURLY_SCHEMA,
+    "mart.review_daily": REVIEW_DAILY_SCHEMA,
+    "mart.shipping_daily": SHIPPING_DAILY_SCHEMA,
+    "mart.returns_daily": RETURNS_DAILY_SCHEMA,
 }

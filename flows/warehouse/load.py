@@ -19,6 +19,9 @@ WINDOW_FIELDS = {
     "products": "updated_at",
     "promotions": "updated_at",
     "keywords": "hour",
+    "service_chats": "updated_at",
+    "reviews": "updated_at",
+    "shipments": "updated_at",
 }
 
 
@@ -95,6 +98,45 @@ MERGES = {
         ("hour", "keyword"),
         ("impressions", "clicks", "visitors", "buyers", "pay_amount", "extra"),
     ),
+    "service_chats": Merge(
+        "core.service_chats",
+        ("chat_id",),
+        (
+            "buyer_id",
+            "started_at",
+            "first_response_at",
+            "responder",
+            "resolved",
+            "sku_id",
+            "updated_at",
+            "extra",
+        ),
+        version="updated_at",
+    ),
+    "reviews": Merge(
+        "core.reviews",
+        ("review_id",),
+        (
+            "order_id",
+            "sku_id",
+            "buyer_id",
+            "rating",
+            "text",
+            "has_images",
+            "ip_hash",
+            "created_at",
+            "replied_at",
+            "updated_at",
+            "extra",
+        ),
+        version="updated_at",
+    ),
+    "shipments": Merge(
+        "core.shipments",
+        ("order_id",),
+        ("promised_ship_by", "shipped_at", "returned_at", "return_reason", "updated_at", "extra"),
+        version="updated_at",
+    ),
 }
 
 # instants whose KPI hour a changed row touches
@@ -103,6 +145,10 @@ _TOUCH = {
     "traffic": ("hour",),
     "keywords": ("hour",),
     "inventory": ("snapshot_at",),
+    "service_chats": ("started_at",),
+    "reviews": ("created_at", "replied_at"),
+    # not promised_ship_by: it lies in the future, and marts never hold future hours
+    "shipments": ("shipped_at", "returned_at", "updated_at"),
 }
 
 

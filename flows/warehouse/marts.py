@@ -23,6 +23,7 @@ from transforms import (
     stock_cover,
 )
 from transforms.rfm import RFM_BASE_SCHEMA, RFM_DAYS
+from transforms.service import returns_daily, review_daily, service_hourly, shipping_daily
 from transforms.time import HOUR
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "affected_hours",
     "refresh_marts",
     "refresh_rfm",
+    "refresh_service_marts",
     "refresh_stock_cover",
 ]
 
@@ -113,12 +115,37 @@ def refresh_marts(
     wh.replace_rows("mart.sku_hourly", sku_hourly(orders, traffic, hours, tz), "hour", hours)
     wh.replace_rows("mart.kpi_daily", kpi_daily(orders, traffic, promotions, days, tz), "day", days)
     wh.replace_rows("mart.keyword_daily", keyword_daily(keywords, days, tz), "day", days)
+    refresh_service_marts(wh, tz, hours, days, spans)
 
     mark_complete(wh, tz, flagged, needs)
     latest = hours.max()
     assert isinstance(latest, datetime)
     refresh_stock_cover(wh, latest + HOUR)
     return hours.len()
+
+
+def refresh_service_marts(
+    wh: Warehouse,
+    tz: str,
+    hours: pl.Series,
+    days: pl.Series,
+    spans: list[tuple[datetime, datetime]],
+) -> None:
+    """Replace the service, review, shipping and returns marts of the touched hours and days.
+
+    A shipment shipped today is due up to two days later, so shipping rows of the two days
+    after the touched ones are refreshed too."""
+    chats = _read(wh, "service_chats_in_span", spans)
+    wh.replace_rows("mart.service_hourly", service_hourly(chats, hours, tz), "hour", hours)
+    reviews = _read(wh, "reviews_in_span", spans)
+    wh.replace_rows("mart.review_daily", review_daily(reviews, days, tz), "day", days)
+    ahead = pl.concat([days.cast(pl.Date).dt.offset_by(f"{d}d") for d in range(3)]).unique().sort()
+    ahead_spans = _spans(local_day_bounds(ahead, tz))
+    shipments = _read(wh, "shipments_in_span", ahead_spans)
+    if len(ahead_spans) > 1:
+        shipments = shipments.unique("order_id")
+    wh.replace_rows("mart.shipping_daily", shipping_daily(shipments, ahead, tz), "day", ahead)
+    wh.replace_rows("mart.returns_daily", returns_daily(shipments, days, tz), "day", days)
 
 
 def refresh_stock_cover(wh: Warehouse, as_of: datetime) -> int:

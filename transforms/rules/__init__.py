@@ -14,8 +14,13 @@ from transforms.rules import (
     cancel_spike,
     conversion_drop,
     data_gap,
+    late_shipping,
     low_stock_promo,
+    negative_review,
     promo_audit,
+    return_spike,
+    review_attack,
+    slow_service,
 )
 from transforms.rules.base import (
     Candidate,
@@ -53,6 +58,11 @@ RULES: tuple[Rule, ...] = (
     cancel_spike.RULE,
     low_stock_promo.RULE,
     promo_audit.RULE,
+    slow_service.RULE,
+    negative_review.RULE,
+    review_attack.RULE,
+    late_shipping.RULE,
+    return_spike.RULE,
 )
 _BY_NAME = {r.alertname: r for r in RULES}
 assert len(_BY_NAME) == len(RULES), "two rules share an alertname"

@@ -1,0 +1,262 @@
+"""The service, review and shipping rules on small literal frames with hand-worked answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flows.pipeline import finish_run, load_window, plan_windows, start_run
+from flows.rules_runner import evaluate_hour
+from flows.settings import parse_settings
+from flows.warehouse import Warehouse
+from simulator import Simulator
+from sources.simulated import SimulatorSource
+from transforms.rules import RULES, late_shipping, negative_review, return_spike, review_attack
+from transforms.rules import slow_service as slow
+from transforms.rules.base import Candidate
+
+TS = pl.Datetime("us", "UTC")
+END = datetime(2026, 11, 11, 13, tzinfo=UTC)  # 21:00 in Shanghai
+S = timedelta(seconds=1)
+H = timedelta(hours=1)
+
+
+def chats(waits: list[float | None], *, started: datetime = END - 30 * 60 * S) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "started_at": [started] * len(waits),
+            "first_response_at": [None if w is None else started + w * S for w in waits],
+            "responder": [None if w is None else ("bot" if w < 5 else "A01") for w in waits],
+        },
+        schema={"started_at": TS, "first_response_at": TS, "responder": pl.String},
+    )
+
+
+def find_slow(frame: pl.DataFrame) -> dict[str, object] | None:
+    return slow.slow_service(frame, END, target=0.8, min_chats=20, max_unanswered=10, alpha=0.01)
+
+
+def test_the_registry_lists_the_new_rules_with_words_in_both_locales() -> None:
+    names = {r.alertname for r in RULES}
+    new = {"slow_service", "negative_review", "review_attack", "late_shipping", "return_spike"}
+    assert new <= names
+    for r in RULES:
+        assert r.title["en"] and r.title["zh-CN"]
+
+
+def test_slow_service_fires_when_the_30s_share_is_really_under_target() -> None:
+    found = find_slow(chats([2] * 20 + [90] * 20))  # 50% within 30 s of 40
+    assert found is not None
+    assert (found["chats"], found["answered_30s"], found["missed"]) == (40, 20, 20)
+    assert found["p_value"] < 0.001
+
+
+def test_slow_service_stays_quiet_near_target_and_at_low_volume() -> None:
+    assert find_slow(chats([2] * 30 + [20] * 4 + [60] * 6)) is None  # 85%
+    assert find_slow(chats([2] * 25 + [60] * 9)) is None  # 74% of 34: not sure enough
+    assert find_slow(chats([None] * 9 + [60] * 9)) is None  # too few chats
+
+
+def test_slow_service_counts_unanswered_piling_up_and_skips_chats_not_yet_due() -> None:
+    piled = find_slow(chats([2] * 30 + [None] * 10))
+    assert piled is not None and piled["unanswered"] == 10
+    fresh = chats([None] * 10, started=END - 10 * S)  # started 10 s before the hour's end
+    assert find_slow(pl.concat([chats([2] * 30), fresh])) is None
+
+
+def test_slow_service_prices_missed_chats_during_a_promotion() -> None:
+    found = find_slow(chats([2] * 20 + [90] * 20))
+    assert found is not None
+    candidate: Candidate = slow._candidate(found, 20 * 0.25 * 100.0, True, locale="zh-CN")
+    assert candidate.severity == "critical" and candidate.impact == 500.0
+    assert "500" in candidate.annotations["description"]
+    quiet = slow._candidate(found, 0.0, False)
+    assert quiet.severity == "critical"  # 50% is more than 20 points under target
+    assert "GMV" not in quiet.annotations["description"]
+
+
+def reviews(rows: list[dict[str, object]]) -> pl.DataFrame:
+    base = {
+        "review_id": "R",
+        "order_id": "T1",
+        "sku_id": "SKU1",
+        "buyer_id": "U1",
+        "rating": 1,
+        "text": "差",
+        "ip_hash": "ip",
+        "created_at": END - H,
+        "replied_at": None,
+        "buyer_paid": True,
+    }
+    return pl.DataFrame(
+        [{**base, **r} for r in rows],
+        schema_overrides={"created_at": TS, "replied_at": TS},
+    )
+
+
+@pytest.mark.parametrize(
+    ("age", "severity"),
+    [(1, "info"), (23.5, "info"), (24, "warning"), (41.9, "warning"), (42, "critical")],
+)
+def test_negative_review_escalates_at_24h_and_goes_critical_6h_before_48h(
+    age: float, severity: str
+) -> None:
+    frame = reviews([{"review_id": "R1", "created_at": END - age * H}])
+    found = negative_review.open_negative_reviews(frame, END)
+    assert found.get_column("severity").to_list() == [severity]
+    assert found.get_column("left_hours").to_list() == [pytest.approx(48 - age)]
+
+
+def test_negative_review_resolves_when_replied_and_ignores_good_or_old_reviews() -> None:
+    frame = reviews(
+        [
+            {"review_id": "R1", "replied_at": END - 0.5 * H},
+            {"review_id": "R2", "rating": 3},
+            {"review_id": "R3", "created_at": END - 49 * H},
+            {"review_id": "R4", "rating": 2},
+        ]
+    )
+    assert negative_review.open_negative_reviews(frame, END).get_column("review_id").to_list() == [
+        "R4"
+    ]
+
+
+def find_attack(frame: pl.DataFrame) -> pl.DataFrame:
+    return review_attack.review_attack(frame, END, window_hours=6, min_reviews=5, max_rating=2)
+
+
+def test_review_attack_from_shared_ips_carries_the_evidence() -> None:
+    burst = [{"review_id": f"A{i}", "buyer_id": f"X{i}", "ip_hash": f"ip{i % 2}"} for i in range(6)]
+    honest = [{"review_id": "H1", "buyer_id": "U9", "ip_hash": "solo"}]
+    found = find_attack(reviews(burst + honest))
+    assert found.height == 1
+    row = found.row(0, named=True)
+    assert (row["sku_id"], row["reviews"], row["shared_ips"], row["no_order"]) == ("SKU1", 6, 2, 0)
+    assert [e["review_id"] for e in row["evidence"]] == [f"A{i}" for i in range(6)]
+    candidate = review_attack._candidate(row, UTC, 6)
+    assert candidate.labels == {"sku_id": "SKU1"}
+    assert candidate.annotations["root_cause"].count("shared IP/device") == 6
+
+
+def test_review_attack_from_buyers_without_orders_and_not_from_honest_buyers() -> None:
+    strangers = [
+        {"review_id": f"N{i}", "buyer_id": f"X{i}", "ip_hash": f"n{i}", "buyer_paid": False}
+        for i in range(5)
+    ]
+    assert find_attack(reviews(strangers)).get_column("no_order").to_list() == [5]
+    honest = [{"review_id": f"H{i}", "buyer_id": f"U{i}", "ip_hash": f"h{i}"} for i in range(8)]
+    assert find_attack(reviews(honest)).is_empty()
+    old = [{**r, "created_at": END - 7 * H} for r in strangers]
+    assert find_attack(reviews(old)).is_empty()
+
+
+def shipments(promised: list[float], shipped: list[bool]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "order_id": [f"T{i}" for i in range(len(promised))],
+            "promised_ship_by": [END + p * H for p in promised],
+            "shipped": shipped,
+            "amount": [100.0] * len(promised),
+        },
+        schema_overrides={"promised_ship_by": TS},
+    )
+
+
+def find_late(frame: pl.DataFrame) -> dict[str, object] | None:
+    return late_shipping.late_shipping(frame, END, at_risk_hours=6, min_orders=10, min_share=0.05)
+
+
+def test_late_shipping_counts_and_prices_late_orders() -> None:
+    frame = shipments([-2] * 100 + [-30] * 3, [True] * 88 + [False] * 12 + [False] * 3)
+    found = find_late(frame)
+    assert found is not None
+    assert (found["late"], found["due_24h"], found["late_24h"]) == (15, 100, 12)
+    assert found["amount"] == 1500.0
+    candidate = late_shipping._candidate(found, 6, True)
+    assert candidate.severity == "critical" and candidate.impact == 1500.0
+    assert late_shipping._candidate(found, 6, False).severity == "warning"
+
+
+def test_late_shipping_warns_of_orders_at_risk_and_ignores_a_few_stragglers() -> None:
+    risky = find_late(shipments([3] * 50, [True] * 35 + [False] * 15))
+    assert risky is not None and (risky["late"], risky["at_risk"]) == (0, 15)
+    assert find_late(shipments([-2] * 300, [True] * 295 + [False] * 5)) is None
+    assert find_late(shipments([-2] * 100 + [8] * 40, [True] * 100 + [False] * 40)) is None
+
+
+def returns(reasons: dict[str, tuple[int, int]]) -> pl.DataFrame:
+    """Per reason: (returns spread over the 14 baseline days, returns in the last 24 h)."""
+    rows = []
+    for reason, (before, recent) in reasons.items():
+        rows += [(END - 24 * H - (i % 14 + 0.5) * 24 * H, reason) for i in range(before)]
+        rows += [(END - (i % 20 + 0.5) * H, reason) for i in range(recent)]
+    return pl.DataFrame(
+        rows, schema={"returned_at": TS, "reason": pl.String}, orient="row"
+    ).with_columns(order_id=pl.lit("T"))
+
+
+def test_return_spike_of_one_reason_against_its_baseline() -> None:
+    frame = returns({"wrong_address": (14, 25), "size_fit": (140, 12)})
+    found = return_spike.return_spike(
+        frame, END, baseline_days=14, min_returns=10, min_ratio=3, alpha=0.001
+    )
+    assert found.get_column("reason").to_list() == ["wrong_address"]
+    row = found.row(0, named=True)
+    assert (row["returns"], row["baseline"], row["ratio"]) == (25, 1.0, 25.0)
+    candidate = return_spike._candidate(row, 14)
+    assert candidate.labels == {"reason": "wrong_address"} and candidate.severity == "critical"
+
+
+def test_return_spike_needs_volume_and_a_real_rise() -> None:
+    few = returns({"damaged": (0, 6)})
+    assert return_spike.return_spike(
+        few, END, baseline_days=14, min_returns=10, min_ratio=3, alpha=0.001
+    ).is_empty()
+    steady = returns({"size_fit": (280, 24)})
+    assert return_spike.return_spike(
+        steady, END, baseline_days=14, min_returns=10, min_ratio=3, alpha=0.001
+    ).is_empty()
+
+
+# -- the runner over a warehouse loaded from the seller_day scenario ---------------------------
+
+
+def test_the_runner_raises_the_new_rules_from_a_loaded_warehouse(tmp_path: Path) -> None:
+    sim = Simulator("seller_day", 0)
+    (_, _, shortage, _), (attack, a, sku) = sim.plan.shortages[0], sim.plan.attacks[0]
+    settings = parse_settings(
+        {
+            "shop": {"name": "t", "timezone": sim.spec.timezone},
+            "source": {
+                "base_url": "http://127.0.0.1:9",
+                "lookback_hours": 24 * 20,
+                "datasets": ["products", "promotions", "orders", "service_chats", "reviews"],
+            },
+            "warehouse": {"path": str(tmp_path / "wh.duckdb")},
+        },
+        {},
+    )
+    source = SimulatorSource(sim)
+    with Warehouse(settings.warehouse.path) as wh:
+        for until_h, evaluated_h in ((shortage + 1, shortage), (a + attack.hours, a + 1)):
+            until = sim.clock.instant(until_h).astimezone(UTC)
+            run = start_run(wh, until)
+            for window in plan_windows(wh, settings, until):
+                load_window(wh, source, run, window)
+            finish_run(wh, run)
+            alerts, evaluated = evaluate_hour(wh, settings, sim.clock.instant(evaluated_h))
+            names = {x.alertname for x in alerts}
+            if evaluated_h == shortage:
+                slow_alert = next(x for x in alerts if x.alertname == slow.ALERTNAME)
+                # the shortage hours are a flash sale: the missed chats are priced
+                assert slow_alert.severity == "critical" and slow_alert.impact > 0
+            else:
+                attack_alert = next(x for x in alerts if x.alertname == review_attack.ALERTNAME)
+                assert attack_alert.labels == {"sku_id": sim.catalog.sku_ids[sku]}
+                evidence = attack_alert.annotations["root_cause"].splitlines()
+                assert len(evidence) == int(attack_alert.annotations["evidence_count"]) >= 6
+                assert negative_review.ALERTNAME in names
+            assert {slow.ALERTNAME, review_attack.ALERTNAME} <= evaluated

@@ -1,0 +1,152 @@
+"""return_spike: the returns of one reason (e.g. wrong address) in the last 24 hours are well
+above that reason's daily baseline (a Poisson test against the previous days' mean)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+from pydantic import Field
+from scipy import stats
+
+from transforms.rules.base import Candidate, Context, Rule, RuleSettings, utc
+from transforms.rules.words import is_zh, num
+
+__all__ = ["ALERTNAME", "RULE", "ReturnSpikeSettings", "return_spike"]
+
+ALERTNAME = "return_spike"
+Row = Mapping[str, Any]
+WINDOW = timedelta(hours=24)
+# a reason never seen in the baseline still has this many returns a day expected
+FLOOR_PER_DAY = 0.5
+CRITICAL_RATIO = 6.0
+
+
+class ReturnSpikeSettings(RuleSettings):
+    """`rules.return_spike`: baseline days, and how many, how far above and how sure."""
+
+    baseline_days: int = Field(
+        default=14, ge=2, le=90, description="days before the last 24 h that make the baseline"
+    )
+    min_returns: int = Field(
+        default=10, ge=1, description="least returns of one reason in 24 h to alert"
+    )
+    min_ratio: float = Field(
+        default=3.0, gt=1, description="returns must reach this multiple of the daily baseline"
+    )
+    alpha: float = Field(
+        default=0.001, gt=0, lt=0.5, description="Poisson tail under which a rise is real"
+    )
+
+
+def return_spike(
+    returns: pl.DataFrame,
+    as_of: datetime,
+    *,
+    baseline_days: int,
+    min_returns: int,
+    min_ratio: float,
+    alpha: float,
+) -> pl.DataFrame:
+    """Reasons whose returns in the 24 h before `as_of` break their baseline: the mean per
+    day over the `baseline_days` before that."""
+    start = as_of - WINDOW
+    counted = (
+        returns.group_by("reason")
+        .agg(
+            returns=(pl.col("returned_at") >= start).sum(),
+            baseline_returns=(pl.col("returned_at") < start).sum(),
+        )
+        .with_columns(
+            baseline=pl.max_horizontal(
+                pl.col("baseline_returns") / baseline_days, pl.lit(FLOOR_PER_DAY)
+            )
+        )
+    )
+    p = stats.poisson.sf(
+        counted.get_column("returns").to_numpy() - 1, counted.get_column("baseline").to_numpy()
+    )
+    return (
+        counted.with_columns(p_value=pl.Series(p, dtype=pl.Float64))
+        .with_columns(ratio=pl.col("returns") / pl.col("baseline"))
+        .filter(
+            (pl.col("returns") >= min_returns)
+            & (pl.col("ratio") >= min_ratio)
+            & (pl.col("p_value") < alpha)
+        )
+        .sort("reason")
+    )
+
+
+def evaluate(ctx: Context) -> list[Candidate]:
+    """Returns per reason in the last 24 h against the baseline days."""
+    settings: ReturnSpikeSettings = ctx.rules.of(ALERTNAME)
+    h = ctx.hour
+    returns = utc(
+        ctx.read(
+            "rules_returns",
+            {
+                "start": h.end - WINDOW - timedelta(days=settings.baseline_days),
+                "end": h.end,
+            },
+        ),
+        "returned_at",
+    )
+    found = return_spike(
+        returns,
+        h.end,
+        baseline_days=settings.baseline_days,
+        min_returns=settings.min_returns,
+        min_ratio=settings.min_ratio,
+        alpha=settings.alpha,
+    )
+    return [_candidate(row, settings.baseline_days, locale=ctx.locale) for row in found.to_dicts()]
+
+
+_REASONS = {
+    "wrong_address": ("wrong address", "地址错误"),
+    "size_fit": ("size or fit", "尺码不合适"),
+    "quality": ("quality", "质量问题"),
+    "not_as_described": ("not as described", "与描述不符"),
+    "damaged": ("damaged in transit", "运输损坏"),
+}
+
+
+def _candidate(row: Row, days: int, *, locale: str = "en") -> Candidate:
+    """return_spike for one reason."""
+    reason = str(row["reason"])
+    en, zh = _REASONS.get(reason, (reason, reason))
+    if is_zh(locale):
+        summary = f"退货激增：{zh} 24 小时 {row['returns']} 单，为基线的 {row['ratio']:.1f} 倍"
+        description = f"前 {days} 天平均每天 {row['baseline']:.1f} 单。"
+        action = "按原因排查：地址错误查订单导入和地址校验，质量问题查批次。"
+    else:
+        summary = f"Returns for {en}: {row['returns']} in 24 h, {row['ratio']:.1f}x the baseline"
+        description = f"{row['baseline']:.1f} a day on average over the previous {days} days."
+        action = (
+            "Look at what the returns share: for wrong addresses the order import and address"
+            " check, for quality the batch."
+        )
+    annotations = {
+        "summary": summary,
+        "description": description,
+        "value": str(row["returns"]),
+        "baseline": num(row["baseline"], 3),
+        "unit": "returns",
+        "action": action,
+        "p_value": num(row["p_value"], 3),
+    }
+    severity = "critical" if row["ratio"] >= CRITICAL_RATIO else "warning"
+    return Candidate(ALERTNAME, severity, {"reason": reason}, annotations)
+
+
+RULE = Rule(
+    alertname=ALERTNAME,
+    title={"en": "Return spike", "zh-CN": "退货激增"},
+    settings=ReturnSpikeSettings,
+    reads=("rules_returns",),
+    evaluate=evaluate,
+    doc=__doc__ or "",
+)
