@@ -3,10 +3,10 @@
 The Python form of prefect.yaml's deployments, one set per shop: `hourly-etl/<shop>`
 (cron HOURLY_CRON), `daily-rfm/<shop>` (DAILY_RFM_CRON), the reviews `daily-digest/<shop>`
 (DAILY_DIGEST_CRON) and `weekly-review/<shop>` (WEEKLY_REVIEW_CRON), all in the shop's own
-timezone from its config, and `backfill/<shop>` (unscheduled), each passing the shop's config file by its
-absolute path. Entrypoints are module paths (`flows.etl.hourly_etl`): a worker imports the
-installed shoppulse package, whatever folder it runs in, and nothing is loaded from a file path
-here (Prefect's script loader would leave the `flows/` folder on sys.path, where its
+timezone from its config, and `backfill/<shop>` (unscheduled), each passing the shop's config
+file by its absolute path. Entrypoints are module paths (`flows.etl.hourly_etl`): a worker
+imports the installed shoppulse package, whatever folder it runs in, and nothing is loaded from
+a file path here (Prefect's script loader would leave the `flows/` folder on sys.path, where its
 `secrets.py` shadows the standard library's).
 """
 
