@@ -159,14 +159,21 @@ def daily_figures(wh: Warehouse, settings: Settings, day: date) -> dict[str, Any
     )
     notes: list[dict[str, Any]] = []
     has_day = first_day is not None and day >= first_day and day in set(daily["day"].to_list())
+    complete = {r["day"]: r["complete"] for r in daily.select("day", "complete").to_dicts()}
     if not has_day:
         notes.append({"code": "no_data"})
-    elif last_hour is not None and last_hour + timedelta(hours=1) < end:
+    elif complete.get(day) is False or (
+        last_hour is not None and last_hour + timedelta(hours=1) < end
+    ):
         notes.append({"code": "day_incomplete"})
     first_text = None if first_day is None else first_day.isoformat()
     has_last_week = first_day is not None and first_day <= day - timedelta(days=7)
     if has_day and not has_last_week:
         notes.append({"code": "no_last_week", "first_day": first_text})
+    elif has_day and complete.get(day - timedelta(days=7)) is False:
+        # that day's exports were not all extracted: comparing with it would mislead
+        has_last_week = False
+        notes.append({"code": "last_week_incomplete", "day": (day - timedelta(days=7)).isoformat()})
     elif has_day and first_day is not None and first_day > day - timedelta(days=28):
         notes.append({"code": "no_median", "first_day": first_text})
 
@@ -339,11 +346,20 @@ def weekly_figures(wh: Warehouse, settings: Settings, monday: date) -> dict[str,
     this_hours = hourly.filter(pl.col("hour") >= start)
     notes: list[dict[str, Any]] = []
     first_text = None if first_day is None else first_day.isoformat()
+    daily = wh.frame(
+        read_sql("reads/digest_kpi_daily"), {"first_day": earlier_monday, "last_day": next_monday}
+    )
+    incomplete = sorted(
+        d.isoformat()
+        for d, done in daily.select("day", "complete").iter_rows()
+        if done is False and earlier_monday <= d < next_monday
+    )
     whole = (
         first_day is not None
         and first_day <= earlier_monday
         and last_hour is not None
         and last_hour + timedelta(hours=1) >= end
+        and not incomplete
     )
     figures: dict[str, Any] = {
         **_common(settings, "weekly", _week_name(monday)),
@@ -360,7 +376,9 @@ def weekly_figures(wh: Warehouse, settings: Settings, monday: date) -> dict[str,
     }
     if this_hours.is_empty():
         notes.append({"code": "no_data"})
-    if not whole:
+    if incomplete:
+        notes.append({"code": "week_incomplete", "days": ", ".join(incomplete)})
+    elif not whole:
         notes.append({"code": "week_short", "first_day": first_text})
     else:
         before_hours = hourly.filter(pl.col("hour") < start)
@@ -392,9 +410,6 @@ def weekly_figures(wh: Warehouse, settings: Settings, monday: date) -> dict[str,
     effects = promotion_effects(promos, hourly, start, end, first_hour, tz)
     for p in effects.filter(pl.col("gmv_last_week").is_null()).iter_rows(named=True):
         notes.append({"code": "promo_short", "name": p["name"]})
-    daily = wh.frame(
-        read_sql("reads/digest_kpi_daily"), {"first_day": earlier_monday, "last_day": next_monday}
-    )
     figures.update(
         {
             "history": {

@@ -158,6 +158,20 @@ def test_short_history_says_so_instead_of_comparing(shop: Path) -> None:
     assert [n["code"] for n in before_data["history"]["notes"]] == ["no_data"]
 
 
+def test_a_day_not_fully_extracted_is_not_compared_with(copy: Path, tmp_path: Path) -> None:
+    with Warehouse(copy) as wh:
+        wh.execute("update mart.kpi_daily set complete = false where day = ?", [date(2026, 10, 14)])
+    settings = settings_for(copy, tmp_path)
+    with Warehouse(copy, read_only=True) as wh:
+        day = daily_figures(wh, settings, date(2026, 10, 21))
+        week = weekly_figures(wh, settings, SLUMP_WEEK)
+    assert day["metrics"]["gmv"]["value"] > 0 and day["metrics"]["gmv"]["last_week"] is None
+    assert day["movers"]["source"] == []
+    assert {"code": "last_week_incomplete", "day": "2026-10-14"} in day["history"]["notes"]
+    assert week["gmv_change"] is None and week["by_source"] == []
+    assert {"code": "week_incomplete", "days": "2026-10-14"} in week["history"]["notes"]
+
+
 def test_iso_weeks_parse_and_bad_ones_fail_clearly(shop: Path) -> None:
     from flows.errors import ShoppulseError
 

@@ -52,12 +52,14 @@ def day_comparison(daily: pl.DataFrame, day: date, first_day: date | None) -> pl
 
     `daily` holds mart.kpi_daily rows; `first_day` is the first fully loaded local day. A
     comparison reaching before it is null (not enough history), as is every value of a day
-    with no row.
+    with no row; an earlier day marked incomplete (`complete` false) is not compared with.
     """
     rows = {r["day"]: r for r in daily.to_dicts()}
 
     def value(d: date, metric: str) -> float | None:
         if first_day is None or d < first_day or d not in rows:
+            return None
+        if d != day and rows[d].get("complete") is False:
             return None
         v = rows[d][metric]
         return None if v is None else float(v)
