@@ -237,26 +237,53 @@ def merge_staged(wh: Warehouse, batch_id: str, dataset: str, staged: str) -> Loa
         dataset, landed=landed, loaded=landed - quarantined, quarantined=quarantined
     )
     result.touched = _touched(wh, staged, merge, dataset)
+    _merge_rows(wh, staged, merge)
+    if dataset == "promotions":
+        _merge_promotion_items(wh, staged)
+    wh.execute(f"drop table {staged}")
+    return result
+
+
+def _merge_rows(wh: Warehouse, staged: str, merge: Merge) -> None:
+    """Merge the latest staged version of each key, writing only the keys that change.
+
+    A lookback re-reads mostly unchanged rows: those equal to core in every column are
+    dropped before the write (updating them would change nothing). Keys new to core go in
+    with a plain insert, which on an empty table (a first load) is the whole batch; only
+    keys already in core pay for `on conflict do update`.
+    """
     keys = ", ".join(merge.key)
-    columns = ", ".join([*merge.key, *merge.columns])
-    updates = ", ".join(f"{c} = excluded.{c}" for c in merge.columns)
+    names = [*merge.key, *merge.columns]
+    columns = ", ".join(names)
     order = f"{merge.version} desc, seq desc" if merge.version else "seq desc"
+    join = " and ".join(f"c.{k} = s.{k}" for k in merge.key)
+    differs = " or ".join(f"c.{c} is distinct from s.{c}" for c in merge.columns)
+    wh.execute(
+        f"""
+        create or replace temp table _merge as
+        with latest as (
+            select {columns} from {staged}
+            where reason is null
+            qualify row_number() over (partition by {keys} order by {order}) = 1
+        )
+        select {", ".join(f"s.{n}" for n in names)}, c.{merge.key[0]} is null as is_new
+        from latest s left join {merge.table} c on {join}
+        where c.{merge.key[0]} is null or {differs}
+        """
+    )
+    wh.execute(f"insert into {merge.table} ({columns}) select {columns} from _merge where is_new")
+    updates = ", ".join(f"{c} = excluded.{c}" for c in merge.columns)
     newer = (
         f" where excluded.{merge.version} >= {merge.table}.{merge.version}" if merge.version else ""
     )
     wh.execute(
         f"""
         insert into {merge.table} ({columns})
-        select {columns} from {staged}
-        where reason is null
-        qualify row_number() over (partition by {keys} order by {order}) = 1
+        select {columns} from _merge where not is_new
         on conflict ({keys}) do update set {updates}{newer}
         """
     )
-    if dataset == "promotions":
-        _merge_promotion_items(wh, staged)
-    wh.execute(f"drop table {staged}")
-    return result
+    wh.execute("drop table _merge")
 
 
 def _touched(wh: Warehouse, staged: str, merge: Merge, dataset: str) -> pl.Series:
