@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,7 +53,13 @@ def serving(size: str, days: int, *, skus: int | None = None, seed: int = 0) -> 
     process = ctx.Process(target=_serve, args=(size, days, skus, seed, ports, stop), daemon=True)
     process.start()
     try:
-        base_url, start = ports.get(timeout=300)
+        while True:
+            try:
+                base_url, start = ports.get(timeout=1)
+                break
+            except queue.Empty:
+                if not process.is_alive():
+                    raise RuntimeError("the simulator process ended before serving") from None
         yield Backend(base_url, datetime.fromisoformat(start).astimezone(UTC))
     finally:
         stop.set()
