@@ -55,10 +55,10 @@ def _build(config: Path, start: datetime, days: int, lines_per_hour: int) -> dic
     from contextlib import closing
 
     from bench.kpi_refresh import Shop, build_marts, fill_stock_history, populate
-    from flows.extract import make_source
     from flows.pipeline import run_hour
     from flows.settings import load_settings
     from flows.warehouse import Warehouse
+    from sources import make_source
 
     settings = load_settings(config)
     clock = time.monotonic()

@@ -84,11 +84,10 @@ def _raw(path: Path, db: Path) -> dict[str, Any]:
 
 
 def _ours(role: str, path: Path, db: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from flows.extract import FilePage, make_source
-    from flows.load import land, merge_batch
     from flows.pipeline import Window, load_dataset
-    from flows.settings import SourceSettings
     from flows.warehouse import Warehouse
+    from flows.warehouse.load import land, merge_batch
+    from sources import FilePage, SourceSettings, make_source
 
     since, until = _window(args)
     with Warehouse(db) as wh:

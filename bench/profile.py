@@ -30,11 +30,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from pyinstrument import Profiler
 
-    from flows.extract import make_source
     from flows.pipeline import run_hour
     from flows.rules_runner import evaluate_and_dispatch
     from flows.settings import load_settings
     from flows.warehouse import Warehouse
+    from sources import make_source
 
     with serving("mid", days=4) as backend, tempfile.TemporaryDirectory() as tmp:
         config = _config(Path(tmp), backend.base_url, "profiled")
