@@ -7,7 +7,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: install demo test lint format bench clean lock docs
+.PHONY: install bench-install demo test lint format bench bench-quick clean lock docs
 
 install: $(STAMP)
 
@@ -33,14 +33,28 @@ format: install
 test: install lint
 	$(BIN)/python -m pytest -q
 
-bench: install
+# the bench extra (dlt as the peer, pyinstrument for profiles): bench-only, never a runtime need
+BENCH_STAMP := $(VENV)/.bench-installed
+
+bench-install: $(BENCH_STAMP)
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -r requirements-bench.lock
+	touch $(BENCH_STAMP)
+
+bench: bench-install
 	$(BIN)/python -m bench
 
 docs: install
 	$(BIN)/python -m flows.config_reference > docs/configuration.md
 
+bench-quick: bench-install
+	$(BIN)/python -m bench --quick
+
+# the runtime lock leaves out what only the bench extra brings (requirements-bench.lock)
 lock:
-	$(BIN)/python -m pip freeze --all --exclude-editable --exclude shoppulse --exclude pip > requirements.lock
+	$(BIN)/python -m pip freeze --all --exclude-editable --exclude shoppulse --exclude pip \
+		| grep -vxF -f requirements-bench.lock > requirements.lock
 
 clean:
 	rm -rf $(VENV) .prefect demo .pytest_cache .mypy_cache .ruff_cache

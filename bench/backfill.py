@@ -65,19 +65,20 @@ def _config(folder: Path, base_url: str, name: str) -> Path:
     return path
 
 
-def _floor(settings: Any, start: datetime, end: datetime) -> tuple[float, int]:
+def _floor(settings: Any, start: datetime, end: datetime) -> tuple[float, dict[str, int]]:
     """Page every dataset of the range once, day by day, discarding the pages."""
     from sources import JsonPage, make_source
 
     clock = time.monotonic()
-    records = 0
+    records: dict[str, int] = {}
     with closing(make_source(settings.source)) as source:
         day = start
         while day < end:
             nxt = min(day + timedelta(days=1), end)
             for dataset in settings.source.datasets:
                 for page in source.pages(dataset, day, nxt):
-                    records += page.count if isinstance(page, JsonPage) else 0
+                    count = page.count if isinstance(page, JsonPage) else 0
+                    records[dataset] = records.get(dataset, 0) + count
             day = nxt
     return time.monotonic() - clock, records
 
@@ -176,6 +177,7 @@ def _run(
         "failed": len(summary["failed"]),
         "order_records": summary["loaded"].get("orders", 0),
         "rows": sum(summary["loaded"].values()),
+        "loaded": summary["loaded"],
         "extract_s": summary["extract_seconds"],
         "load_s": summary["load_seconds"],
     }
@@ -188,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-hours", type=int, default=24)
     parser.add_argument("--size", choices=["mid", "small"], default="mid")
     parser.add_argument("--skip-plain", action="store_true", help="only the Prefect flow")
+    parser.add_argument("--plain-only", action="store_true", help="no Prefect at all")
     parser.add_argument("--skip-floor", action="store_true", help="no backend-floor pass")
     parser.add_argument("--repeat", type=int, default=1, help="rounds, modes interleaved")
     parser.add_argument("--json", help="also write the figures to this file")
@@ -217,9 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     def warmup() -> None:
         """Start Prefect's temporary server before anything is timed."""
 
-    clock = time.monotonic()
-    warmup()
-    prefect_start = time.monotonic() - clock
+    prefect_start = None
+    if not args.plain_only:
+        clock = time.monotonic()
+        warmup()
+        prefect_start = round(time.monotonic() - clock, 1)
 
     results: dict[str, Any] = {
         "size": args.size,
@@ -228,16 +233,19 @@ def main(argv: list[str] | None = None) -> int:
         "start": start.isoformat(),
         "end": end.isoformat(),
         "cpus": os.cpu_count(),
-        "prefect_server_start_s": round(prefect_start, 1),
+        "prefect_server_start_s": prefect_start,
         "runs": [],
     }
     if not args.skip_floor:
         settings = load_settings(_config(home, base_url, "floor"))
-        seconds, records = _floor(settings, start, end)
-        results["floor"] = {"seconds": round(seconds, 1), "records": records}
+        seconds, counts = _floor(settings, start, end)
+        records = sum(counts.values())
+        results["floor"] = {"seconds": round(seconds, 1), "records": records, "by_dataset": counts}
         print(f"backend floor: {records:,} records paged in {seconds:.1f}s", file=sys.stderr)
 
     modes = ["prefect"] if args.skip_plain else ["prefect", "plain"]
+    if args.plain_only:
+        modes = ["plain"]
     for round_ in range(args.repeat):
         for workers in args.workers:
             # alternate which mode goes first, so a drifting machine load favours neither

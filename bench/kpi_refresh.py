@@ -32,7 +32,7 @@ from flows.warehouse import Warehouse
 from flows.warehouse.marts import refresh_marts
 from transforms import hour_windows
 
-__all__ = ["Shop", "advance_hour", "build_marts", "populate"]
+__all__ = ["Shop", "advance_hour", "build_marts", "fill_stock_history", "populate"]
 
 HOUR_US = 3_600_000_000
 SOURCES = ("search", "recommend", "direct", "ads", "social")
@@ -302,7 +302,7 @@ def build_marts(wh: Warehouse, tz: str, start: datetime, end: datetime) -> None:
         at += step
 
 
-def _fill_stock_history(wh: Warehouse, shop: Shop, hours: int) -> None:
+def fill_stock_history(wh: Warehouse, shop: Shop, hours: int) -> None:
     # one stock_cover slice per past hour, as the hourly runs would have left behind
     wh.execute(
         """
@@ -338,7 +338,7 @@ def open_bench(days: int, lines_per_hour: int, tz: str, path: Path) -> Bench:
         started = time.monotonic()
         populate(wh.con, shop, days * 24)
         build_marts(wh, tz, shop.origin, start)
-        _fill_stock_history(wh, shop, days * 24)
+        fill_stock_history(wh, shop, days * 24)
         wh.execute("checkpoint")
         print(f"{days:>4} days: built in {time.monotonic() - started:.0f} s", flush=True)
     else:
