@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,7 +13,7 @@ from simulator import ShopSpec, Simulator
 from simulator.taobao import TopCredentials, error_body, top_server
 from sources import ExportTransientError, SourceSettings
 from sources.taobao import TopAuthError, TopCallError, TopClient, TopLimitError
-from sources.taobao.client import unwrap
+from sources.taobao.client import top_time, unwrap
 from sources.taobao.trades import INCREMENT_METHOD, fetch_trades, windows
 
 SECRET = "app-secret-never-shown"
@@ -231,3 +231,24 @@ def test_unsimplified_responses_are_read_alike(gateway: str) -> None:
     plain = unwrap(doc)
     simple = top.call(INCREMENT_METHOD, window_params(), dataset="orders")
     assert top_list(plain["trades"], "trade") == top_list(simple["trades"], "trade")
+
+
+def test_an_outage_fails_the_run_at_its_hour_and_not_a_later_lookback() -> None:
+    sim = Simulator("demo", 7)
+    (outage,) = [w for w in sim.fault_windows() if w.kind == "5xx"]
+    at = datetime.fromtimestamp(outage.end_ts, UTC)  # a run whose clock stands in the outage
+
+    def fetch(top: TopClient, start: datetime, end: datetime) -> dict[str, Any]:
+        params = {**window_params(), "start_modified": top_time(start),
+                  "end_modified": top_time(end - timedelta(seconds=1))}  # fmt: skip
+        return top.call(INCREMENT_METHOD, params, dataset="orders")
+
+    with top_server(sim, CREDS) as server:
+        top, _, _ = client(f"{server.base_url}/router/rest", max_attempts=2)
+        with pytest.raises(ExportTransientError, match="code 15"):
+            fetch(top, at - timedelta(hours=1), at)
+        # a day later: the run's newest window is served, and so is the lookback window
+        # whose end falls in the outage
+        later = at + timedelta(days=1)
+        assert fetch(top, later - timedelta(hours=1), later)["trades"]
+        assert fetch(top, at - timedelta(days=1), at)["trades"]

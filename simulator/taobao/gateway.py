@@ -205,6 +205,8 @@ def create_top_app(
     shop = _Shop(sim)
     queued: deque[tuple[str, dict[str, Any]]] = deque(incidents or [])
     attempts: dict[tuple[tuple[str, str], ...], int] = {}
+    # the simulated "now": the newest end_modified asked for (see scenario_fault)
+    frontier = [float("-inf")]
     lock = threading.Lock()
 
     def check(params: dict[str, str]) -> None:
@@ -228,11 +230,19 @@ def create_top_app(
             raise _Refusal(error_body(41, "Invalid Arguments", "isv.invalid-parameter", "v"))
 
     def scenario_fault(method: str, params: dict[str, str]) -> None:
+        # A scenario's outage is the gateway being down at a moment of the simulated clock. A
+        # client reads up to its "now", in one-day windows oldest first, so the newest
+        # end_modified asked for stands for now: only a window reaching it meets the outage.
+        # An older window whose end lies in the outage (a lookback re-read a day later) is
+        # served, or a run would fail every hour its watermark cannot pass.
         if method != "taobao.trades.sold.increment.get":
             return
         until = _time(params, "end_modified") + timedelta(seconds=1)
         key = tuple(sorted((k, v) for k, v in params.items() if k not in ("timestamp", "sign")))
         with lock:
+            frontier[0] = max(frontier[0], until.timestamp())
+            if until.timestamp() < frontier[0]:
+                return
             if len(attempts) > _ATTEMPTS_KEPT:
                 attempts.clear()
             attempt = attempts.get(key, 0)
