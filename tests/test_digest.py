@@ -172,6 +172,67 @@ def test_a_day_not_fully_extracted_is_not_compared_with(copy: Path, tmp_path: Pa
     assert {"code": "week_incomplete", "days": "2026-10-14"} in week["history"]["notes"]
 
 
+def test_daily_digest_lists_the_days_alerts_and_todays_promotions_with_cover(
+    copy: Path, tmp_path: Path
+) -> None:
+    from flows.warehouse.marts import refresh_stock_cover
+
+    today = datetime(2026, 10, 22, tzinfo=TZ)
+    fired = [
+        # (fingerprint, alertname, status now, labels, hour it fired)
+        ("fp-open", "conversion_drop", "firing", {"source": "recommend"}, 11),
+        ("fp-done", "cancel_spike", "resolved", {}, 15),
+    ]
+    with Warehouse(copy) as wh:
+        refresh_stock_cover(wh, today.astimezone(UTC))
+        for fp, name, status, labels, hour in fired:
+            at = datetime(2026, 10, 21, hour, tzinfo=TZ)
+            common = {
+                "fingerprint": fp,
+                "alertname": name,
+                "severity": "warning",
+                "labels": json.dumps({"alertname": name, **labels}),
+                "annotations": json.dumps({"summary": f"{name} summary"}),
+                "hour": at,
+            }
+            wh.execute(
+                "insert into ops.alerts by name select $fingerprint as fingerprint,"
+                " $alertname as alertname, 'firing' as status, $severity as severity,"
+                " $labels::json as labels, $annotations::json as annotations, $hour as hour,"
+                " $hour as starts_at, false as silenced, 'deliver' as mode,"
+                " $hour as recorded_at",
+                common,
+            )
+            wh.execute(
+                "insert into ops.alert_state by name select $fingerprint as fingerprint,"
+                " $alertname as alertname, $status as status, $severity as severity,"
+                " $labels::json as labels, $annotations::json as annotations,"
+                " $hour as active_since, $hour as last_fired_hour, $hour as last_eval_hour,"
+                " false as silenced, $hour as updated_at",
+                {**common, "status": status},
+            )
+    with Warehouse(copy, read_only=True) as wh:
+        figures = daily_figures(wh, settings_for(copy, tmp_path), date(2026, 10, 21))
+    alerts = {a["alertname"]: a for a in figures["alerts"]}
+    assert alerts["conversion_drop"]["resolved"] is False
+    assert alerts["conversion_drop"]["labels"] == {"source": "recommend"}
+    assert alerts["cancel_spike"]["resolved"] is True
+    assert figures["stock_as_of"] == today.isoformat()
+    promos = {p["promo_id"]: p for p in figures["promotions"]}
+    assert "P-PRE-1" in promos  # the presale starting on 2026-10-22
+    with Warehouse(copy, read_only=True) as wh:
+        covered = wh.rows(
+            "select sku_id from mart.stock_cover where as_of = ? and promo_id = 'P-PRE-1'",
+            [today],
+        )
+    assert covered
+    assert {s["sku_id"] for s in promos["P-PRE-1"]["skus"]} == {r[0] for r in covered}
+    text = Renderer(settings_for(copy, tmp_path)).render(
+        "text", Digest("d1", "log", "slump-shop", "daily", "2026-10-21", START, figures)
+    )
+    assert "still open" in text and "resolved" in text and "新品预售" in text
+
+
 def test_iso_weeks_parse_and_bad_ones_fail_clearly(shop: Path) -> None:
     from flows.errors import ShoppulseError
 
