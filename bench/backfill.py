@@ -272,7 +272,11 @@ def _print(results: dict[str, Any]) -> None:
     print(
         f"\nbackfill of {results['days']} days, {results['size']} shop, chunks of"
         f" {results['chunk_hours']} h, {results['cpus']} CPUs"
-        f" (Prefect temporary server start, not counted: {results['prefect_server_start_s']}s)"
+        + (
+            f" (Prefect temporary server start, not counted: {results['prefect_server_start_s']}s)"
+            if results["prefect_server_start_s"] is not None
+            else " (no Prefect)"
+        )
     )
     if "floor" in results:
         floor = results["floor"]
