@@ -107,3 +107,42 @@ def test_a_missing_work_pool_is_named_with_the_command_to_create_it(fleet: Path)
     plans = plan_deployments(load_shops([fleet]))
     with pytest.raises(DeployError, match="prefect work-pool create no-such-pool --type process"):
         apply_deployments(plans, work_pool="no-such-pool")
+
+
+def test_without_a_prefect_server_it_says_to_set_the_api_url(fleet: Path) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.deployments import apply_deployments
+
+    plans = plan_deployments(load_shops([fleet]))
+    with (
+        temporary_settings(restore_defaults={PREFECT_API_URL}),
+        pytest.raises(DeployError, match="set PREFECT_API_URL"),
+    ):
+        apply_deployments(plans)
+
+
+def test_prefect_yaml_defines_the_same_flows_schedules_and_parameters(fleet: Path) -> None:
+    """The two ways to deploy stay equal: prefect.yaml's deployments and `shoppulse deploy`'s
+    run the same flows on the same crons with the same parameter names."""
+    from prefect.utilities.importtools import import_object
+
+    doc = yaml.safe_load((Path(flows.__file__).parent.parent / "prefect.yaml").read_text())
+    from_yaml = {
+        d["name"]: (
+            d["entrypoint"].split(":")[1],
+            [s["cron"] for s in d["schedules"]],
+            set(d["parameters"]),
+        )
+        for d in doc["deployments"]
+    }
+    plans = [p for p in plan_deployments(load_shops([fleet])) if p.shop == "shopify-eu"]
+    from_config = {
+        p.flow_name: (
+            import_object(p.entrypoint).fn.__name__,
+            [p.cron] if p.cron else [],
+            set(p.parameters),
+        )
+        for p in plans
+    }
+    assert from_config == from_yaml
