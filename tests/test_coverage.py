@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from flows.digest import daily_figures
 from flows.pipeline import run_hour
 from flows.rebuild import make_request, plain_backfill
 from flows.report import empty_reason, kpi_baseline, run_summary
@@ -146,6 +147,17 @@ def test_a_short_backfill_marks_the_hours_it_never_read_and_keeps_them_out_of_ba
         assert isinstance(unread, datetime)
         assert kpi_baseline(wh, tz, unread + timedelta(days=1)) == {}
         assert kpi_baseline(wh, tz, start + timedelta(days=1))["visitors"]["days"] == 1
+
+        # the daily digest of a day only stray lines touched (the first whole one: a digest
+        # ignores a partly held first day anyway) has no data to show, rather than a day of
+        # buyers without visitors
+        earliest = outside.get_column("hour").min()
+        assert isinstance(earliest, datetime)
+        stray_day = earliest.astimezone(tz).date() + timedelta(days=1)
+        assert stray_day < start.astimezone(tz).date()
+        digest = daily_figures(wh, settings, stray_day)
+        assert [n["code"] for n in digest["history"]["notes"]] == ["no_data"]
+        assert digest["metrics"]["visitors"]["value"] is None
 
 
 def test_the_first_hourly_run_marks_hours_before_its_lookback(sim_url: str, tmp_path: Path) -> None:
