@@ -145,19 +145,29 @@ class Shell:
         raise AssertionError("prefect server did not answer in 180 s")
 
     def stop(self) -> None:
-        """Stop every background job, last started first: SIGINT, then SIGKILL."""
+        """Stop every background job still ours, last started first (a second call is a no-op)."""
         for _, job in reversed(self.jobs):
-            _signal(job, signal.SIGINT)
-        for _, job in reversed(self.jobs):
-            with suppress(subprocess.TimeoutExpired):
-                job.wait(timeout=20)
-            _signal(job, signal.SIGKILL)  # what is left of its group: flow-run processes
-            job.wait(timeout=10)
+            _stop_group(job)
 
 
-def _signal(job: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+def _stop_group(job: subprocess.Popen[bytes], grace: float = 20) -> None:
+    """SIGINT the job's process group, then SIGKILL what is left of it (flow-run processes).
+
+    The leader is waited for without being reaped, so its pid, the group's id, cannot pass to
+    another process before the group is killed; a job already reaped is left alone.
+    """
+    if job.returncode is not None:
+        return
     with suppress(ProcessLookupError):
-        os.killpg(job.pid, sig)
+        os.killpg(job.pid, signal.SIGINT)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if os.waitid(os.P_PID, job.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            break
+        time.sleep(0.2)
+    with suppress(ProcessLookupError):
+        os.killpg(job.pid, signal.SIGKILL)
+    job.wait(timeout=30)
 
 
 @pytest.fixture
@@ -214,7 +224,7 @@ def test_the_readme_deploy_commands_work_verbatim(shell: Shell, tmp_path: Path) 
             outputs = [p.communicate(timeout=300)[0].decode(errors="replace") for p in procs]
         finally:
             for proc in procs:
-                _signal(proc, signal.SIGKILL)
+                _stop_group(proc, grace=0)  # only a run still going (a timeout) is stopped
         for line, proc, out in zip([r for r in runs if r], procs, outputs, strict=True):
             assert proc.returncode == 0, f"{line!r} exited {proc.returncode}:\n{out[-3000:]}"
             assert "Completed" in out
