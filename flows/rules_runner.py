@@ -170,13 +170,15 @@ def evaluate_hour(
     candidates: list[Candidate] = []
     for rule in RULES:
         candidates += rule.evaluate(_context(wh, settings, h, shared, rule))
-    threshold_ctx = Context(
-        h, shared, _reader(wh, (), "thresholds"), settings.rules, settings.shop.locale
-    )
-    try:
-        candidates += evaluate_thresholds(threshold_ctx, settings.rules.thresholds)
-    except ThresholdError as exc:
-        raise ConfigError(str(exc)) from None
+    # an hour whose data is missing is no measure of the business: thresholds skip it
+    if not any(c.incomplete for c in candidates):
+        threshold_ctx = Context(
+            h, shared, _reader(wh, (), "thresholds"), settings.rules, settings.shop.locale
+        )
+        try:
+            candidates += evaluate_thresholds(threshold_ctx, settings.rules.thresholds)
+        except ThresholdError as exc:
+            raise ConfigError(str(exc)) from None
     return [_alert(c, h.start) for c in candidates], rule_names(settings)
 
 

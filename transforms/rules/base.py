@@ -84,7 +84,8 @@ class Candidate:
     """An alert a rule raises for the evaluated hour, before the alert lifecycle sees it.
 
     `inhibits` names rules whose alerts of the same hour this one holds back (a data gap
-    is never reported as a business drop)."""
+    is never reported as a business drop); `incomplete` says the hour's own data is missing,
+    so the user threshold rules do not judge it either."""
 
     alertname: str
     severity: str
@@ -93,6 +94,7 @@ class Candidate:
     impact: float = 0.0
     for_hours: int | None = None
     inhibits: frozenset[str] = field(default_factory=frozenset)
+    incomplete: bool = False
 
 
 @dataclass(frozen=True)

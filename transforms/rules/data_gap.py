@@ -96,7 +96,7 @@ def _candidate(rows: Sequence[Row], *, locale: str = "en") -> Candidate:
         "datasets": names,
     }
     severity = "critical" if failed else "warning"
-    return Candidate(ALERTNAME, severity, {}, annotations, inhibits=INHIBITS)
+    return Candidate(ALERTNAME, severity, {}, annotations, inhibits=INHIBITS, incomplete=True)
 
 
 RULE = Rule(
