@@ -6,10 +6,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import polars as pl
 
-from flows.errors import ExportError, ExportFatalError
+from flows.clock import hour_start
+from flows.errors import ExportError
 from flows.settings import Settings
 from flows.warehouse import Warehouse
 from flows.warehouse.coverage import kpi_needs, record_coverage
@@ -21,6 +23,7 @@ from transforms.coverage import covered_hours
 __all__ = [
     "RunResult",
     "Window",
+    "evaluate",
     "finish_run",
     "load_dataset",
     "load_window",
@@ -58,12 +61,32 @@ class RunResult:
     # per dataset, the hours its committed window covered
     covered: dict[str, list[datetime]] = field(default_factory=dict)
     not_provided: list[str] = field(default_factory=list)
+    # datasets the data_gap rule found missing in the hour the run closed, and why
+    gaps: list[str] = field(default_factory=list)
+    gap_detail: str = ""
     hours_refreshed: int = 0
     duration_seconds: float = 0.0
 
     @property
     def status(self) -> str:
-        return "partial" if self.failures else "ok"
+        """ok; partial: an export failed or data is missing; failed: every export failed."""
+        if self.failures and not self.loads:
+            return "failed"
+        return "partial" if self.failures or self.gaps else "ok"
+
+    def problem(self) -> str | None:
+        """One line saying what the run is missing, or None when it is complete."""
+        if self.status == "ok":
+            return None
+        parts = []
+        if self.failures:
+            failed = "every export failed" if self.status == "failed" else "export failed"
+            first = next(iter(self.failures.values()))
+            parts.append(f"{failed} ({', '.join(self.failures)}); first: {first}")
+        missing = [d for d in self.gaps if d not in self.failures]
+        if missing:
+            parts.append("no data where volume was expected: " + ", ".join(missing))
+        return "; ".join(parts)
 
     @property
     def covered_hours(self) -> list[datetime]:
@@ -142,10 +165,11 @@ def start_run(wh: Warehouse, until: datetime, kind: str = "hourly") -> RunResult
 
 
 def load_window(wh: Warehouse, source: ExportSource, run: RunResult, window: Window) -> None:
-    """Load one dataset's window into the run; a transient export failure is recorded, not raised.
+    """Load one dataset's window into the run; an export failure is recorded, not raised.
 
-    A failed export leaves core and the watermark as they were, and lands in ops.export_failures
-    for the data_gap rule. A fatal one (bad token, unknown dataset) also ends the run.
+    A failed export (after its retries, or refused at once: bad token, unknown dataset) leaves
+    core and the watermark as they were and lands in ops.export_failures for the data_gap
+    rule; the other datasets still load, and the run reports itself incomplete at its end.
     """
     run.windows.append(window)
     try:
@@ -160,9 +184,26 @@ def load_window(wh: Warehouse, source: ExportSource, run: RunResult, window: Win
             "insert into ops.export_failures values (?, ?, ?, ?, ?, ?)",
             [run.run_id, window.dataset, window.since, window.until, str(exc), datetime.now(UTC)],
         )
-        if isinstance(exc, ExportFatalError):
-            finish_run(wh, run, error=str(exc))
-            raise
+
+
+def evaluate(
+    wh: Warehouse,
+    settings: Settings,
+    run: RunResult,
+    mode: Literal["record", "deliver"] = "deliver",
+) -> None:
+    """Evaluate the rules for the hour the run closed, record and send the alerts, and note
+    in the run which datasets the data_gap rule found missing."""
+    from alerts import dispatch
+    from flows.rules_runner import evaluate_hour
+
+    hour = hour_start(run.until - timedelta(hours=1), settings.shop.tz)
+    alerts, evaluated = evaluate_hour(wh, settings, hour)
+    dispatch(wh, settings, hour, alerts, evaluated, mode=mode)
+    for alert in alerts:
+        if alert.alertname == "data_gap":
+            run.gaps = alert.annotations.get("datasets", "").split(", ")
+            run.gap_detail = alert.annotations.get("root_cause", "")
 
 
 def refresh(wh: Warehouse, settings: Settings, run: RunResult) -> None:
@@ -194,7 +235,7 @@ def finish_run(wh: Warehouse, run: RunResult, error: str | None = None) -> None:
             "counts": {d: r.loaded for d, r in run.loads.items()},
             "quarantined": sum(r.quarantined for r in run.loads.values()),
             "duration_seconds": run.duration_seconds,
-            "error": error or "; ".join(run.failures.values()) or None,
+            "error": error or run.problem(),
         }
     )
 

@@ -28,7 +28,7 @@ from flows.cli import (
     simulate,
 )
 from flows.cli.options import app
-from flows.errors import EXPECTED_ERRORS
+from flows.errors import EXIT_ERROR, EXPECTED_ERRORS
 
 __all__ = ["app", "main"]
 
@@ -112,21 +112,31 @@ def _quiet_prefect_tracebacks() -> None:
 
 
 def main() -> None:
-    """Console entry point: expected failures print one line on stderr and exit non-zero."""
+    """Console entry point: expected failures print one line on stderr and exit non-zero.
+
+    Every server the command started (Prefect's temporary API) is stopped before it exits,
+    on success, on error and on Ctrl-C.
+    """
+    from flows.local_server import stop_temporary_server
+
     _prefect_defaults()
     _quiet_prefect_tracebacks()
     try:
         app(standalone_mode=False)
     except EXPECTED_ERRORS as exc:
         typer.echo(f"shoppulse: {exc}", err=True)
-        _exit(1)
+        stop_temporary_server()
+        _exit(getattr(exc, "exit_code", EXIT_ERROR))
     except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
         typer.echo("shoppulse: interrupted", err=True)
-        sys.exit(130)
+        stop_temporary_server()
+        _exit(130)
     except Exception as exc:
+        stop_temporary_server()
         # usage errors (click's, or the copy bundled with typer) print their usage line
         show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
         if callable(show) and isinstance(code, int):
             show()
             sys.exit(code)
         raise
+    stop_temporary_server()
