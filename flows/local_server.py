@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +96,22 @@ def tie_temporary_server() -> None:
 
 
 def stop_temporary_server() -> None:
-    """Stop the temporary server `tie_temporary_server` set up, if it was started."""
+    """Stop the temporary server `tie_temporary_server` set up, if it was started, after
+    Prefect's log and event workers have sent what they hold to it."""
     while _tied:
-        _tied.pop().stop()
+        server = _tied.pop()
+        if server.server_process is not None:
+            _drain_prefect_workers()
+        server.stop()
+
+
+def _drain_prefect_workers() -> None:
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with suppress(Exception):  # a worker never started, or one stuck: the server goes anyway
+            worker.drain_all(timeout=5)
 
 
 def _watch(parent: int) -> None:

@@ -139,9 +139,7 @@ def sim_url() -> Iterator[str]:
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_an_empty_run_where_volume_is_expected_is_a_data_gap(
-    sim_url: str, tmp_path: Path
-) -> None:
+def test_an_empty_run_where_volume_is_expected_is_a_data_gap(sim_url: str, tmp_path: Path) -> None:
     config = write_config(tmp_path, sim_url, SIM_TOKEN, lookback_hours=SPEC.hours)
     settings = load_settings(config)
     last = (SPEC.end - timedelta(hours=1)).isoformat()

@@ -89,12 +89,12 @@ def _exit(code: int) -> None:
 
 
 class _QuietExpected(logging.Filter):
-    """Drop the traceback from Prefect's log of an expected failure; the message stays."""
+    """Drop Prefect's log of an expected failure (the CLI prints its reason as one line) and
+    the traceback from any other failure's log line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], EXPECTED_ERRORS):
-            record.exc_info = None
-            record.exc_text = None
+            return False
         if isinstance(record.msg, str) and "Traceback (most recent call last)" in record.msg:
             record.msg = record.msg.split("\nTraceback (most recent call last)")[0]
         return True

@@ -30,15 +30,16 @@ def run(
 ) -> None:
     """One hourly run per shop, side by side: extract, load, refresh KPIs, evaluate alerts."""
     from flows.clock import parse_instant
-    from flows.etl import hourly_etl
-    from flows.local_server import tie_temporary_server
-    from flows.secrets import secret_env
-    from flows.shops import load_shops, run_each, shop_problems
 
     # every argument and config is checked before Prefect starts (a config's missing
     # ${VAR} may still be looked up in a Prefect Secret block)
     if hour is not None:
         parse_instant(hour, ZoneInfo("UTC"))
+    from flows.etl import hourly_etl
+    from flows.local_server import tie_temporary_server
+    from flows.secrets import secret_env
+    from flows.shops import load_shops, run_each, shop_problems
+
     tie_temporary_server()
     shops = load_shops(config or [DEFAULT_CONFIG], secret_env())
     results = run_each(shops, lambda shop: hourly_etl(config=str(shop.config), hour=hour))
