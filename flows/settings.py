@@ -269,7 +269,12 @@ def load_settings(
         raise ConfigError(f"{file}: not valid YAML{where}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: expected a mapping of settings at the top level")
-    return parse_settings(data, env, base=file.resolve().parent, secrets=secrets)
+    try:
+        return parse_settings(data, env, base=file.resolve().parent, secrets=secrets)
+    except RecursionError:
+        raise ConfigError(
+            f"{file}: settings nest too deeply (a YAML alias that contains itself?)"
+        ) from None
 
 
 def shop_label(path: Path | str) -> str:
