@@ -58,7 +58,7 @@ def run_configured_hour(settings: Settings, hour: str | None = None) -> dict[str
         writing(settings, f"hourly run of {settings.shop.name} for {until.isoformat()}") as wh,
         closing(make_source(settings.source)) as source,
     ):
-        run = start_run(wh, until)
+        run = start_run(wh, until, max_quarantine_ratio=settings.source.max_quarantine_ratio)
         run.not_provided = not_provided(settings, source)
         for window in plan_windows(wh, settings, until, source.provides):
             load_window_task(wh, source, run, window)

@@ -64,6 +64,10 @@ class RunResult:
     # datasets the data_gap rule found missing in the hour the run closed, and why
     gaps: list[str] = field(default_factory=list)
     gap_detail: str = ""
+    # datasets whose load quarantined more than this share of its records (the run's
+    # source.max_quarantine_ratio; 1.0 never), and why
+    max_quarantine_ratio: float = 1.0
+    too_dirty: dict[str, str] = field(default_factory=dict)
     hours_refreshed: int = 0
     duration_seconds: float = 0.0
 
@@ -72,7 +76,7 @@ class RunResult:
         """ok; partial: an export failed or data is missing; failed: every export failed."""
         if self.failures and not self.loads:
             return "failed"
-        return "partial" if self.failures or self.gaps else "ok"
+        return "partial" if self.failures or self.gaps or self.too_dirty else "ok"
 
     def problem(self) -> str | None:
         """One line saying what the run is missing, or None when it is complete."""
@@ -86,6 +90,7 @@ class RunResult:
         missing = [d for d in self.gaps if d not in self.failures]
         if missing:
             parts.append("no data where volume was expected: " + ", ".join(missing))
+        parts += self.too_dirty.values()
         return "; ".join(parts)
 
     @property
@@ -149,9 +154,16 @@ def not_provided(settings: Settings, source: ExportSource) -> list[str]:
     return [d for d in settings.source.datasets if d not in source.provides]
 
 
-def start_run(wh: Warehouse, until: datetime, kind: str = "hourly") -> RunResult:
+def start_run(
+    wh: Warehouse, until: datetime, kind: str = "hourly", *, max_quarantine_ratio: float = 1.0
+) -> RunResult:
     """Open a row in ops.runs for a run whose clock stands at `until`."""
-    run = RunResult(run_id=uuid.uuid4().hex[:12], until=until, kind=kind)
+    run = RunResult(
+        run_id=uuid.uuid4().hex[:12],
+        until=until,
+        kind=kind,
+        max_quarantine_ratio=max_quarantine_ratio,
+    )
     wh.record_run(
         {
             "run_id": run.run_id,
@@ -173,9 +185,15 @@ def load_window(wh: Warehouse, source: ExportSource, run: RunResult, window: Win
     """
     run.windows.append(window)
     try:
-        run.loads[window.dataset] = load_dataset(
-            wh, source, window, f"{run.run_id}-{window.dataset}"
-        )
+        result = load_dataset(wh, source, window, f"{run.run_id}-{window.dataset}")
+        run.loads[window.dataset] = result
+        limit = run.max_quarantine_ratio
+        if result.landed and result.quarantined / result.landed > limit:
+            run.too_dirty[window.dataset] = (
+                f"{window.dataset}: {result.quarantined} of {result.landed} records quarantined"
+                f" ({result.quarantined / result.landed:.0%}), above"
+                f" source.max_quarantine_ratio {limit:g} (see ops.quarantine)"
+            )
         if window.since is not None:
             run.covered[window.dataset] = covered_hours(window.since, window.until)
     except ExportError as exc:
@@ -242,7 +260,7 @@ def finish_run(wh: Warehouse, run: RunResult, error: str | None = None) -> None:
 
 def run_hour(wh: Warehouse, settings: Settings, source: ExportSource, until: datetime) -> RunResult:
     """One hourly run up to `until`: load every dataset, then refresh the hours they touched."""
-    run = start_run(wh, until)
+    run = start_run(wh, until, max_quarantine_ratio=settings.source.max_quarantine_ratio)
     run.not_provided = not_provided(settings, source)
     for window in plan_windows(wh, settings, until, source.provides):
         load_window(wh, source, run, window)

@@ -147,6 +147,7 @@ def run_summary(wh: Warehouse, settings: Settings, run: RunResult) -> dict[str, 
         "failures": dict(run.failures),
         "not_provided": {d: "not provided by this source" for d in run.not_provided},
         "data_gap": {"datasets": run.gaps, "detail": run.gap_detail} if run.gaps else None,
+        "quarantine_over_limit": dict(run.too_dirty),
         "hours_refreshed": run.hours_refreshed,
         "kpis": kpis,
         # false when a dataset the hour needs was not extracted for it: no comparison is made

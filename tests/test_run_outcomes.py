@@ -53,7 +53,7 @@ def run_plain(settings: Settings, hour: str) -> RunResult:
 
     until = hour_end(hour, settings.shop.tz)
     with Warehouse(settings.warehouse.path) as wh, closing(make_source(settings.source)) as src:
-        run = open_run(wh, until)
+        run = open_run(wh, until, max_quarantine_ratio=settings.source.max_quarantine_ratio)
         for window in plan_windows(wh, settings, until):
             load_window(wh, src, run, window)
         refresh(wh, settings, run)
@@ -170,3 +170,20 @@ def test_every_export_failing_is_its_own_status(backend: Backend, tmp_path: Path
     problem = run.problem()
     assert problem is not None and problem.startswith("every export failed")
     assert EXIT_NOTHING_LOADED != EXIT_PARTIAL
+
+
+@pytest.mark.parametrize(("ratio", "status"), [(0.5, "partial"), (1.0, "ok")])
+def test_too_many_quarantined_records_fail_the_run_loudly(
+    tmp_path: Path, ratio: float, status: str
+) -> None:
+    bad = [order("B1", quantity=-1), order("B2", status="lost"), {"order_id": "B3"}]
+    records = {"orders": [order("T1"), *bad], "traffic": [traffic()]}
+    with serve(Backend(records=records)) as b:
+        config = write_config(tmp_path, b.base_url, TOKEN, max_quarantine_ratio=ratio)
+        run = run_plain(load_settings(config), HOUR)
+    orders = run.loads["orders"]
+    # every record received is loaded or quarantined with a reason
+    assert (orders.loaded, orders.quarantined, orders.landed) == (1, 3, 4)
+    assert run.status == status
+    if status == "partial":
+        assert "orders: 3 of 4 records quarantined (75%)" in (run.problem() or "")

@@ -122,7 +122,8 @@ def main() -> None:
     _prefect_defaults()
     _quiet_prefect_tracebacks()
     try:
-        app(standalone_mode=False)
+        # without standalone mode, Ctrl-C and `typer.Exit(n)` come back as a return value
+        code = app(standalone_mode=False)
     except EXPECTED_ERRORS as exc:
         typer.echo(f"shoppulse: {exc}", err=True)
         stop_temporary_server()
@@ -139,4 +140,8 @@ def main() -> None:
             show()
             sys.exit(code)
         raise
+    if code == 130:
+        typer.echo("shoppulse: interrupted", err=True)
     stop_temporary_server()
+    if isinstance(code, int) and code != 0:
+        _exit(code)
