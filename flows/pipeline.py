@@ -142,6 +142,11 @@ def load_dataset(
             seq += land(wh, batch_id, window.dataset, page, seq, window.since, window.until)
         result = merge_batch(wh, batch_id, window.dataset)
         record_coverage(wh, window.dataset, window.since, window.until, batch_id)
+        if result.touched.len():
+            wh.execute(
+                "insert or ignore into ops.pending_refresh (t) select unnest($t::timestamptz[])",
+                {"t": result.touched.to_list()},
+            )
         if advance:
             mark = wh.watermark(window.dataset)
             if mark is None or window.until > mark:
@@ -225,16 +230,20 @@ def evaluate(
 
 
 def refresh(wh: Warehouse, settings: Settings, run: RunResult) -> None:
-    """Recompute the marts for every hour the run's loads touched, in one transaction, and
-    mark which KPI hours are complete."""
+    """Recompute the marts for every hour the run's loads touched, and any an interrupted run
+    left pending (ops.pending_refresh), in one transaction, and mark which KPI hours are
+    complete."""
     with wh.transaction():
+        pending = wh.frame("select t from ops.pending_refresh").get_column("t")
+        touched = pl.concat([run.touched, pending.cast(run.touched.dtype).rename("t")])
         run.hours_refreshed = refresh_marts(
             wh,
             settings.shop.timezone,
-            run.touched,
+            touched.unique().sort(),
             covered=run.covered_hours,
             needs=kpi_needs(settings.source.datasets),
         )
+        wh.execute("delete from ops.pending_refresh")
 
 
 def finish_run(wh: Warehouse, run: RunResult, error: str | None = None) -> None:
