@@ -23,6 +23,7 @@ __all__ = [
     "RunIncompleteError",
     "ShoppulseError",
     "WarehouseBusyError",
+    "WarehouseError",
 ]
 
 
@@ -48,6 +49,10 @@ class DeployError(ShoppulseError):
 
 class WarehouseBusyError(ShoppulseError):
     """Another run holds the warehouse's single-writer lock."""
+
+
+class WarehouseError(ShoppulseError):
+    """The warehouse file cannot be opened or written (disk full, read-only path, bad file)."""
 
 
 class BackfillError(ShoppulseError):

@@ -68,7 +68,15 @@ elif point == "after-load":  # every load and watermark committed, marts not ref
 elif point == "outbox-written":  # alert states and messages committed, nothing sent
     import alerts.dispatch
     sys.modules["alerts.dispatch"].flush = die
-run_plain(load_settings(sys.argv[1]), sys.argv[3])
+elif point == "disk-full":  # no file may grow at all: every write the run makes fails
+    import resource
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+try:
+    run_plain(load_settings(sys.argv[1]), sys.argv[3])
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+    sys.exit(3)
 """
 POINTS = ["extracting", "in-load-transaction", "after-load", "outbox-written"]
 
@@ -108,9 +116,9 @@ def write_config(folder: Path, url: str) -> Path:
     return path
 
 
-def run_child(config: Path, point: str) -> int:
+def run_child(config: Path, point: str, hour: str = HOUR) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(config), point, HOUR],
+        [sys.executable, "-c", CHILD, str(config), point, hour],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -118,7 +126,7 @@ def run_child(config: Path, point: str) -> int:
     )
     if point == "none":
         assert done.returncode == 0, done.stderr[-2000:]
-    return done.returncode
+    return done
 
 
 def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -151,7 +159,7 @@ def test_a_run_killed_then_rerun_equals_an_uninterrupted_one(
     backend: Backend, uninterrupted: Path, tmp_path: Path, point: str
 ) -> None:
     config = write_config(tmp_path, backend.base_url)
-    assert run_child(config, point) == -9  # it really died there
+    assert run_child(config, point).returncode == -9  # it really died there
     run_child(config, "none")
     assert snapshot(tmp_path / "wh.duckdb") == snapshot(uninterrupted / "wh.duckdb")
     states, written = deliveries(tmp_path)
@@ -160,3 +168,17 @@ def test_a_run_killed_then_rerun_equals_an_uninterrupted_one(
     assert len(states) == len(clean_states) > 0
     assert {state for _, state in states} == {"sent"}
     assert {delivery for delivery, _ in states} <= set(written)
+
+
+def test_a_full_disk_fails_the_run_clearly_and_keeps_the_last_state(
+    backend: Backend, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, backend.base_url)
+    run_child(config, "none")
+    before = snapshot(tmp_path / "wh.duckdb")
+    done = run_child(config, "disk-full", hour="2026-11-11T11:00")
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert done.stderr.startswith("WarehouseError: cannot write warehouse"), done.stderr[-2000:]
+    assert "File too large" in done.stderr and "last committed state is kept" in done.stderr
+    assert snapshot(tmp_path / "wh.duckdb") == before
+    run_child(config, "none", hour="2026-11-11T11:00")  # space again: the next run goes on
