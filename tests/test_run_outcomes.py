@@ -23,7 +23,7 @@ from flows.warehouse import Warehouse
 from simulator import ShopSpec, Simulator
 from simulator.server import SimulatorServer
 from sources import make_source
-from tests.backend import TOKEN, Backend, serve
+from tests.backend import RESET, STALL, TOKEN, Backend, serve
 from tests.factories import order, promotion, traffic
 
 HOUR = "2026-11-11T10:00"
@@ -187,3 +187,40 @@ def test_too_many_quarantined_records_fail_the_run_loudly(
     assert run.status == status
     if status == "partial":
         assert "orders: 3 of 4 records quarantined (75%)" in (run.problem() or "")
+
+
+def test_backend_faults_mid_run_are_retried_and_lose_or_double_nothing(tmp_path: Path) -> None:
+    orders = [order(f"T{i}", buyer_id=f"U{i}") for i in range(4)]
+    faults = [
+        ("orders", 503, {}, "{}"),
+        ("orders", RESET, {}, ""),
+        ("orders", STALL, {}, "3"),
+        ("orders", 429, {"Retry-After": "1"}, "{}"),
+        ("orders", 502, {}, "{}"),
+    ]
+    with serve(Backend(records={"orders": orders, "traffic": [traffic()]}, faults=faults)) as b:
+        config = write_config(tmp_path, b.base_url, TOKEN, page_size=1, timeout_seconds=1)
+        run = run_plain(load_settings(config), HOUR)
+        assert b.faults == []  # every fault was played
+    assert run.status == "ok" and run.loads["orders"].loaded == 4
+    with Warehouse(tmp_path / "wh.duckdb", read_only=True) as wh:
+        assert wh.rows("select order_id from core.orders order by 1") == [
+            (f"T{i}",) for i in range(4)
+        ]
+
+
+def test_after_a_backend_outage_the_next_run_catches_up(backend: Backend, tmp_path: Path) -> None:
+    backend.faults += [("orders", 503, {}, "{}")] * 2
+    settings = load_settings(write_config(tmp_path, backend.base_url, TOKEN, max_attempts=2))
+    down = run_plain(settings, HOUR)
+    assert list(down.failures) == ["orders"] and "orders" in down.gaps
+    with Warehouse(settings.warehouse.path, read_only=True) as wh:
+        assert wh.watermark("orders") is None  # the watermark did not move
+    up = run_plain(settings, "2026-11-11T11:00")
+    assert up.status == "ok" and up.loads["orders"].loaded == 1
+    with Warehouse(settings.warehouse.path, read_only=True) as wh:
+        # the order of the failed hour is in, and its KPI hour computed
+        assert wh.rows("select order_id from core.orders") == [("T1",)]
+        assert wh.rows(
+            "select buyers from mart.kpi_hourly where hour = ?", [down.until - timedelta(hours=1)]
+        ) == [(1,)]
