@@ -32,7 +32,9 @@ def _check_port(port: int) -> None:
 def simulate(
     scenario: Annotated[str, typer.Option(help="Scenario name.", metavar="NAME")] = "normal",
     seed: Annotated[int, typer.Option(help="Random seed.", metavar="N")] = 0,
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.", metavar="PORT")] = 8765,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.", metavar="PORT")
+    ] = 8765,
     token: Annotated[
         str, typer.Option(envvar="SHOP_API_TOKEN", help="Bearer token to accept.", metavar="TOKEN")
     ] = "demo-token",
