@@ -96,12 +96,16 @@ def tie_temporary_server() -> None:
 
 
 def stop_temporary_server() -> None:
-    """Stop the temporary server `tie_temporary_server` set up, if it was started, after
-    Prefect's log and event workers have sent what they hold to it."""
-    while _tied:
-        server = _tied.pop()
-        if server.server_process is not None:
-            _drain_prefect_workers()
+    """Stop the temporary server `tie_temporary_server` set up, and any other Prefect started
+    in this process (a command that did not tie one), after Prefect's log and event workers
+    have sent what they hold to it. For the command line's exit, never inside a test harness."""
+    module = sys.modules.get("prefect.server.api.server")
+    untied = list(module.SubprocessASGIServer._instances.values()) if module else []
+    servers = [*_tied, *(s for s in untied if s not in _tied)]
+    _tied.clear()
+    if any(s.server_process is not None for s in servers):
+        _drain_prefect_workers()
+    for server in servers:
         server.stop()
 
 

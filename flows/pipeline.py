@@ -19,6 +19,7 @@ from flows.warehouse.load import LoadResult, land, merge_batch
 from flows.warehouse.marts import refresh_marts
 from sources import ExportSource
 from transforms.coverage import covered_hours
+from transforms.rules.data_gap import ALERTNAME as DATA_GAP
 
 __all__ = [
     "RunResult",
@@ -224,7 +225,7 @@ def evaluate(
     alerts, evaluated = evaluate_hour(wh, settings, hour)
     dispatch(wh, settings, hour, alerts, evaluated, mode=mode)
     for alert in alerts:
-        if alert.alertname == "data_gap":
+        if alert.alertname == DATA_GAP:
             run.gaps = alert.annotations.get("datasets", "").split(", ")
             run.gap_detail = alert.annotations.get("root_cause", "")
 

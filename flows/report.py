@@ -22,6 +22,7 @@ from flows.errors import EXPECTED_ERRORS, ExportError, RunIncompleteError
 from flows.pipeline import RunResult
 from flows.settings import Settings
 from flows.warehouse import Warehouse
+from transforms.rules.data_gap import ALERTNAME as DATA_GAP
 
 __all__ = [
     "BASELINE_DAYS",
@@ -146,7 +147,7 @@ def run_summary(wh: Warehouse, settings: Settings, run: RunResult) -> dict[str, 
         "quarantined": {d: r.quarantined for d, r in run.loads.items() if r.quarantined},
         "failures": dict(run.failures),
         "not_provided": {d: "not provided by this source" for d in run.not_provided},
-        "data_gap": {"datasets": run.gaps, "detail": run.gap_detail} if run.gaps else None,
+        DATA_GAP: {"datasets": run.gaps, "detail": run.gap_detail} if run.gaps else None,
         "quarantine_over_limit": dict(run.too_dirty),
         "hours_refreshed": run.hours_refreshed,
         "kpis": kpis,
@@ -229,8 +230,8 @@ def publish_run_artifacts(summary: dict[str, Any]) -> None:
         lines += ["## Export failures", "", "| dataset | reason |", "|---|---|"]
         lines += [f"| `{d}` | {reason} |" for d, reason in summary["failures"].items()]
         lines.append("")
-    if summary.get("data_gap"):
-        gap = summary["data_gap"]
+    if summary.get(DATA_GAP):
+        gap = summary[DATA_GAP]
         lines += ["## Data gap", "", f"missing: {', '.join(gap['datasets'])}", ""]
         lines += [f"- {line}" for line in gap["detail"].splitlines()]
         lines.append("")
@@ -291,7 +292,7 @@ def failure_artifact(shop: str, what: str) -> Iterator[None]:
             if isinstance(exc, RunIncompleteError):
                 failures = exc.summary.get("failures", {})
                 lines += [f"- dataset: `{d}`: {reason}" for d, reason in failures.items()]
-                gap = exc.summary.get("data_gap") or {}
+                gap = exc.summary.get(DATA_GAP) or {}
                 lines += [f"- no data: `{d}`" for d in gap.get("datasets", []) if d not in failures]
             else:
                 dataset = exc.dataset if isinstance(exc, ExportError) else None
