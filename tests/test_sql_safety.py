@@ -58,6 +58,9 @@ REVIEWED: dict[str, set[str]] = {
         "c",
         "name",
         "changed",
+        "latest",
+        "', '.join((f's.{n}' for n in names))",
+        "', '.join([*(f's.{n} as s_{n}' for n in fields), *olds])",
     },
     "flows/warehouse/writer.py": {"table", "where"},
     # a model read from sql/ by name
