@@ -41,9 +41,11 @@ _MARKDOWN = str.maketrans(
         "|": "｜",
         "~": "～",
         "&": "＆",
+        # `@all`, `@所有人`, `@13800000000`: no mention can be spelled by a data value
+        "@": "＠",
     }
 )
-_SLACK_FORMAT = str.maketrans({"*": "＊", "_": "＿", "~": "～", "`": "ˋ"})
+_SLACK_FORMAT = str.maketrans({"*": "＊", "_": "＿", "~": "～", "`": "ˋ", "@": "＠"})
 
 
 def _one_line(value: str) -> str:
@@ -56,12 +58,14 @@ def escape_text(value: str) -> str:
 
 
 def escape_markdown(value: str) -> str:
-    """Markdown for DingTalk/WeCom/Feishu: markup characters become full-width look-alikes."""
+    """Markdown for DingTalk/WeCom/Feishu: markup characters (and @, so no mention) become
+    full-width look-alikes."""
     return _one_line(value).translate(_MARKDOWN)
 
 
 def escape_slack(value: str) -> str:
-    """Slack mrkdwn: &, <, > as entities (Slack's rule); *, _, ~, ` made inert."""
+    """Slack mrkdwn: &, <, > as entities (Slack's rule, so no `<!channel>`); *, _, ~, `, @
+    made inert."""
     text = _one_line(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.translate(_SLACK_FORMAT)
 

@@ -6,10 +6,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import polars as pl
 
-from flows.errors import ExportError, ExportFatalError
+from flows.clock import hour_start
+from flows.errors import ExportError
 from flows.settings import Settings
 from flows.warehouse import Warehouse
 from flows.warehouse.coverage import kpi_needs, record_coverage
@@ -17,10 +19,12 @@ from flows.warehouse.load import LoadResult, land, merge_batch
 from flows.warehouse.marts import refresh_marts
 from sources import ExportSource
 from transforms.coverage import covered_hours
+from transforms.rules.data_gap import ALERTNAME as DATA_GAP
 
 __all__ = [
     "RunResult",
     "Window",
+    "evaluate",
     "finish_run",
     "load_dataset",
     "load_window",
@@ -58,12 +62,37 @@ class RunResult:
     # per dataset, the hours its committed window covered
     covered: dict[str, list[datetime]] = field(default_factory=dict)
     not_provided: list[str] = field(default_factory=list)
+    # datasets the data_gap rule found missing in the hour the run closed, and why
+    gaps: list[str] = field(default_factory=list)
+    gap_detail: str = ""
+    # datasets whose load quarantined more than this share of its records (the run's
+    # source.max_quarantine_ratio; 1.0 never), and why
+    max_quarantine_ratio: float = 1.0
+    too_dirty: dict[str, str] = field(default_factory=dict)
     hours_refreshed: int = 0
     duration_seconds: float = 0.0
 
     @property
     def status(self) -> str:
-        return "partial" if self.failures else "ok"
+        """ok; partial: an export failed or data is missing; failed: every export failed."""
+        if self.failures and not self.loads:
+            return "failed"
+        return "partial" if self.failures or self.gaps or self.too_dirty else "ok"
+
+    def problem(self) -> str | None:
+        """One line saying what the run is missing, or None when it is complete."""
+        if self.status == "ok":
+            return None
+        parts = []
+        if self.failures:
+            failed = "every export failed" if self.status == "failed" else "export failed"
+            first = next(iter(self.failures.values()))
+            parts.append(f"{failed} ({', '.join(self.failures)}); first: {first}")
+        missing = [d for d in self.gaps if d not in self.failures]
+        if missing:
+            parts.append("no data where volume was expected: " + ", ".join(missing))
+        parts += self.too_dirty.values()
+        return "; ".join(parts)
 
     @property
     def covered_hours(self) -> list[datetime]:
@@ -114,6 +143,11 @@ def load_dataset(
             seq += land(wh, batch_id, window.dataset, page, seq, window.since, window.until)
         result = merge_batch(wh, batch_id, window.dataset)
         record_coverage(wh, window.dataset, window.since, window.until, batch_id)
+        if result.touched.len():
+            wh.execute(
+                "insert or ignore into ops.pending_refresh (t) select unnest($t::timestamptz[])",
+                {"t": result.touched.to_list()},
+            )
         if advance:
             mark = wh.watermark(window.dataset)
             if mark is None or window.until > mark:
@@ -126,9 +160,16 @@ def not_provided(settings: Settings, source: ExportSource) -> list[str]:
     return [d for d in settings.source.datasets if d not in source.provides]
 
 
-def start_run(wh: Warehouse, until: datetime, kind: str = "hourly") -> RunResult:
+def start_run(
+    wh: Warehouse, until: datetime, kind: str = "hourly", *, max_quarantine_ratio: float = 1.0
+) -> RunResult:
     """Open a row in ops.runs for a run whose clock stands at `until`."""
-    run = RunResult(run_id=uuid.uuid4().hex[:12], until=until, kind=kind)
+    run = RunResult(
+        run_id=uuid.uuid4().hex[:12],
+        until=until,
+        kind=kind,
+        max_quarantine_ratio=max_quarantine_ratio,
+    )
     wh.record_run(
         {
             "run_id": run.run_id,
@@ -142,16 +183,23 @@ def start_run(wh: Warehouse, until: datetime, kind: str = "hourly") -> RunResult
 
 
 def load_window(wh: Warehouse, source: ExportSource, run: RunResult, window: Window) -> None:
-    """Load one dataset's window into the run; a transient export failure is recorded, not raised.
+    """Load one dataset's window into the run; an export failure is recorded, not raised.
 
-    A failed export leaves core and the watermark as they were, and lands in ops.export_failures
-    for the data_gap rule. A fatal one (bad token, unknown dataset) also ends the run.
+    A failed export (after its retries, or refused at once: bad token, unknown dataset) leaves
+    core and the watermark as they were and lands in ops.export_failures for the data_gap
+    rule; the other datasets still load, and the run reports itself incomplete at its end.
     """
     run.windows.append(window)
     try:
-        run.loads[window.dataset] = load_dataset(
-            wh, source, window, f"{run.run_id}-{window.dataset}"
-        )
+        result = load_dataset(wh, source, window, f"{run.run_id}-{window.dataset}")
+        run.loads[window.dataset] = result
+        limit = run.max_quarantine_ratio
+        if result.landed and result.quarantined / result.landed > limit:
+            run.too_dirty[window.dataset] = (
+                f"{window.dataset}: {result.quarantined} of {result.landed} records quarantined"
+                f" ({result.quarantined / result.landed:.0%}), above"
+                f" source.max_quarantine_ratio {limit:g} (see ops.quarantine)"
+            )
         if window.since is not None:
             run.covered[window.dataset] = covered_hours(window.since, window.until)
     except ExportError as exc:
@@ -160,22 +208,43 @@ def load_window(wh: Warehouse, source: ExportSource, run: RunResult, window: Win
             "insert into ops.export_failures values (?, ?, ?, ?, ?, ?)",
             [run.run_id, window.dataset, window.since, window.until, str(exc), datetime.now(UTC)],
         )
-        if isinstance(exc, ExportFatalError):
-            finish_run(wh, run, error=str(exc))
-            raise
+
+
+def evaluate(
+    wh: Warehouse,
+    settings: Settings,
+    run: RunResult,
+    mode: Literal["record", "deliver"] = "deliver",
+) -> None:
+    """Evaluate the rules for the hour the run closed, record and send the alerts, and note
+    in the run which datasets the data_gap rule found missing."""
+    from alerts import dispatch
+    from flows.rules_runner import evaluate_hour
+
+    hour = hour_start(run.until - timedelta(hours=1), settings.shop.tz)
+    alerts, evaluated = evaluate_hour(wh, settings, hour)
+    dispatch(wh, settings, hour, alerts, evaluated, mode=mode)
+    for alert in alerts:
+        if alert.alertname == DATA_GAP:
+            run.gaps = alert.annotations.get("datasets", "").split(", ")
+            run.gap_detail = alert.annotations.get("root_cause", "")
 
 
 def refresh(wh: Warehouse, settings: Settings, run: RunResult) -> None:
-    """Recompute the marts for every hour the run's loads touched, in one transaction, and
-    mark which KPI hours are complete."""
+    """Recompute the marts for every hour the run's loads touched, and any an interrupted run
+    left pending (ops.pending_refresh), in one transaction, and mark which KPI hours are
+    complete."""
     with wh.transaction():
+        pending = wh.frame("select t from ops.pending_refresh").get_column("t")
+        touched = pl.concat([run.touched, pending.cast(run.touched.dtype).rename("t")])
         run.hours_refreshed = refresh_marts(
             wh,
             settings.shop.timezone,
-            run.touched,
+            touched.unique().sort(),
             covered=run.covered_hours,
             needs=kpi_needs(settings.source.datasets),
         )
+        wh.execute("delete from ops.pending_refresh")
 
 
 def finish_run(wh: Warehouse, run: RunResult, error: str | None = None) -> None:
@@ -194,14 +263,14 @@ def finish_run(wh: Warehouse, run: RunResult, error: str | None = None) -> None:
             "counts": {d: r.loaded for d, r in run.loads.items()},
             "quarantined": sum(r.quarantined for r in run.loads.values()),
             "duration_seconds": run.duration_seconds,
-            "error": error or "; ".join(run.failures.values()) or None,
+            "error": error or run.problem(),
         }
     )
 
 
 def run_hour(wh: Warehouse, settings: Settings, source: ExportSource, until: datetime) -> RunResult:
     """One hourly run up to `until`: load every dataset, then refresh the hours they touched."""
-    run = start_run(wh, until)
+    run = start_run(wh, until, max_quarantine_ratio=settings.source.max_quarantine_ratio)
     run.not_provided = not_provided(settings, source)
     for window in plan_windows(wh, settings, until, source.provides):
         load_window(wh, source, run, window)

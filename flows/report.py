@@ -18,10 +18,11 @@ from prefect.artifacts import (
 )
 from prefect.context import FlowRunContext, TaskRunContext
 
-from flows.errors import EXPECTED_ERRORS, ExportError
+from flows.errors import EXPECTED_ERRORS, ExportError, RunIncompleteError
 from flows.pipeline import RunResult
 from flows.settings import Settings
 from flows.warehouse import Warehouse
+from transforms.rules.data_gap import ALERTNAME as DATA_GAP
 
 __all__ = [
     "BASELINE_DAYS",
@@ -146,6 +147,8 @@ def run_summary(wh: Warehouse, settings: Settings, run: RunResult) -> dict[str, 
         "quarantined": {d: r.quarantined for d, r in run.loads.items() if r.quarantined},
         "failures": dict(run.failures),
         "not_provided": {d: "not provided by this source" for d in run.not_provided},
+        DATA_GAP: {"datasets": run.gaps, "detail": run.gap_detail} if run.gaps else None,
+        "quarantine_over_limit": dict(run.too_dirty),
         "hours_refreshed": run.hours_refreshed,
         "kpis": kpis,
         # false when a dataset the hour needs was not extracted for it: no comparison is made
@@ -227,6 +230,11 @@ def publish_run_artifacts(summary: dict[str, Any]) -> None:
         lines += ["## Export failures", "", "| dataset | reason |", "|---|---|"]
         lines += [f"| `{d}` | {reason} |" for d, reason in summary["failures"].items()]
         lines.append("")
+    if summary.get(DATA_GAP):
+        gap = summary[DATA_GAP]
+        lines += ["## Data gap", "", f"missing: {', '.join(gap['datasets'])}", ""]
+        lines += [f"- {line}" for line in gap["detail"].splitlines()]
+        lines.append("")
     rows = _kpi_rows(summary)
     lines += ["## KPIs against baseline", ""]
     if rows:
@@ -280,14 +288,16 @@ def failure_artifact(shop: str, what: str) -> Iterator[None]:
         yield
     except EXPECTED_ERRORS as exc:
         if _in_run():
-            dataset = exc.dataset if isinstance(exc, ExportError) else None
-            lines = [
-                f"# {shop} — {what} failed",
-                "",
-                f"- dataset: `{dataset}`" if dataset else "- dataset: —",
-                f"- reason: {exc}",
-                f"- error: `{type(exc).__name__}`",
-            ]
+            lines = [f"# {shop} — {what} failed", ""]
+            if isinstance(exc, RunIncompleteError):
+                failures = exc.summary.get("failures", {})
+                lines += [f"- dataset: `{d}`: {reason}" for d, reason in failures.items()]
+                gap = exc.summary.get(DATA_GAP) or {}
+                lines += [f"- no data: `{d}`" for d in gap.get("datasets", []) if d not in failures]
+            else:
+                dataset = exc.dataset if isinstance(exc, ExportError) else None
+                lines.append(f"- dataset: `{dataset}`" if dataset else "- dataset: —")
+            lines += [f"- reason: {exc}", f"- error: `{type(exc).__name__}`"]
             create_markdown_artifact(
                 "\n".join(lines), key=artifact_key(shop, "failure"), description=f"{what} failed"
             )

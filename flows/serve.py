@@ -22,6 +22,7 @@ import httpx
 
 from flows.deployments import DAILY_DIGEST_CRON, DAILY_RFM_CRON, HOURLY_CRON, WEEKLY_REVIEW_CRON
 from flows.errors import ShoppulseError
+from flows.local_server import log_path, spawn
 from flows.secrets import secret_env
 from flows.shops import Shop, load_shops
 
@@ -79,7 +80,7 @@ def _free_port() -> int:
 def prefect_api(timeout: float = 120.0) -> Iterator[str]:
     """The Prefect API to schedule on: PREFECT_API_URL when set, else a local server on
     127.0.0.1 started for the block (its log in PREFECT_HOME/server.log)."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     configured = PREFECT_API_URL.value()
     if configured:
@@ -87,20 +88,16 @@ def prefect_api(timeout: float = 120.0) -> Iterator[str]:
         return
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
-    home = Path(PREFECT_HOME.value())
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / "server.log", "ab") as log:
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "prefect", "server", "start"),
-                *("--host", "127.0.0.1", "--port", str(port), "--analytics-off"),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+    log = log_path("server")
+    # in its own session and tied to this process (flows.local_server): Ctrl-C reaches the
+    # runner alone, which stops first; the server is stopped after it, in the finally below
+    server = spawn(
+        "prefect",
+        ["server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"],
+        log=log,
+    )
     try:
-        _wait_healthy(server, url, timeout, home / "server.log")
+        _wait_healthy(server, url, timeout, log)
         # flow-run processes the runner starts read the API from their environment
         os.environ["PREFECT_API_URL"] = url
         with temporary_settings(updates={PREFECT_API_URL: url}):

@@ -169,20 +169,24 @@ def _missing(env: Mapping[str, str], name: str) -> str:
     return describe(name) if callable(describe) else f"environment variable {name} is not set"
 
 
-def _expand(value: Any, path: str, env: Mapping[str, str]) -> Any:
+def _expand(value: Any, path: str, env: Mapping[str, str], secrets: bool = True) -> Any:
     if isinstance(value, str):
 
         def repl(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in env:
+                if not secrets:
+                    return match.group(0)
                 raise ConfigError(f"{path}: {_missing(env, name)}")
             return env[name]
 
         return _VAR.sub(repl, value)
     if isinstance(value, dict):
-        return {k: _expand(v, f"{path}.{k}" if path else str(k), env) for k, v in value.items()}
+        return {
+            k: _expand(v, f"{path}.{k}" if path else str(k), env, secrets) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_expand(v, f"{path}.{i}", env) for i, v in enumerate(value)]
+        return [_expand(v, f"{path}.{i}", env, secrets) for i, v in enumerate(value)]
     return value
 
 
@@ -202,10 +206,18 @@ def _describe(error: ValidationError) -> str:
 
 
 def parse_settings(
-    data: Mapping[str, Any], env: Mapping[str, str] | None = None, base: Path | None = None
+    data: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    base: Path | None = None,
+    *,
+    secrets: bool = True,
 ) -> Settings:
-    """Validate a config mapping, expanding ${VAR} from env; relative paths resolve from base."""
-    expanded = _expand(dict(data), "", os.environ if env is None else env)
+    """Validate a config mapping, expanding ${VAR} from env; relative paths resolve from base.
+
+    With `secrets=False` (commands that only read the local warehouse) a variable that is not
+    set stays as written instead of failing: such a command never uses it.
+    """
+    expanded = _expand(dict(data), "", os.environ if env is None else env, secrets)
     try:
         settings = Settings.model_validate(expanded)
     except ValidationError as exc:
@@ -235,8 +247,15 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     )
 
 
-def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate a shoppulse.yaml; relative paths are taken from the file's folder."""
+def load_settings(
+    path: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    secrets: bool = True,
+) -> Settings:
+    """Read and validate a shoppulse.yaml; relative paths are taken from the file's folder.
+
+    `secrets=False`: unset `${VAR}`s are left as written (see parse_settings)."""
     file = Path(path) if path is not None else DEFAULT_CONFIG
     if not file.is_file():
         raise ConfigError(
@@ -250,7 +269,12 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         raise ConfigError(f"{file}: not valid YAML{where}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: expected a mapping of settings at the top level")
-    return parse_settings(data, env, base=file.resolve().parent)
+    try:
+        return parse_settings(data, env, base=file.resolve().parent, secrets=secrets)
+    except RecursionError:
+        raise ConfigError(
+            f"{file}: settings nest too deeply (a YAML alias that contains itself?)"
+        ) from None
 
 
 def shop_label(path: Path | str) -> str:

@@ -57,6 +57,13 @@ class SourceSettings(BaseModel):
     max_retry_seconds: float = Field(
         default=120.0, gt=0, description="total time one request may spend retrying"
     )
+    max_quarantine_ratio: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="above this share of a dataset's records quarantined in one load, the run"
+        " ends partial (exit 3) naming the dataset; the good records still load",
+    )
     datasets: tuple[str, ...] = Field(
         default=(
             "products",

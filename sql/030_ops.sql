@@ -40,3 +40,10 @@ create table if not exists ops.export_failures (
     error varchar not null,
     failed_at timestamptz not null
 );
+
+-- quarter hours whose loaded rows changed and whose marts are not refreshed yet: written in
+-- the load's transaction, cleared in the refresh's, so a run killed between the two leaves
+-- them for the next run (a reload of unchanged rows touches nothing by itself)
+create table if not exists ops.pending_refresh (
+    t timestamptz primary key
+);

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,6 +15,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 TOKEN = "test-token-s3cr3t"
+# fault statuses that are not HTTP answers: a dropped connection, and a reply too late
+RESET = 0
+STALL = -1
 WINDOW = {
     "orders": "updated_at",
     "traffic": "hour",
@@ -28,7 +33,8 @@ WINDOW = {
 
 @dataclass
 class Backend:
-    """Records per dataset, and faults to play: (dataset, status, headers, body) popped in order."""
+    """Records per dataset, and faults to play: (dataset, status, headers, body) popped in order
+    (status RESET drops the connection; STALL waits `body` seconds before answering)."""
 
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     faults: list[tuple[str, int, dict[str, str], str]] = field(default_factory=list)
@@ -79,6 +85,14 @@ def _handler(backend: Backend) -> type[BaseHTTPRequestHandler]:
             for i, (ds, status, headers, body) in enumerate(backend.faults):
                 if ds == dataset:
                     del backend.faults[i]
+                    if status == RESET:  # hang up without an answer
+                        self.close_connection = True
+                        return None
+                    if status == STALL:  # answer after the client's timeout
+                        time.sleep(float(body))
+                        with contextlib.suppress(OSError):  # the client gave up
+                            self._send(200, json.dumps({"items": [], "next_cursor": None}))
+                        return None
                     return self._send(status, body, headers)
             items = backend.window(dataset, query.get("since"), query["until"])
             limit = int(query.get("limit", 1000))

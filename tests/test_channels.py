@@ -293,8 +293,10 @@ def test_file_and_console_channels(
     assert [line["message"]["status"] for line in lines] == ["firing", "resolved"]
     assert lines[0]["subject"] == "[FIRING:1] demo-shop: Conversion drop"
     assert {line["delivery_id"] for line in lines} <= set(result.sent)
-    printed = capsys.readouterr().out
-    assert "【告警 1 条】demo-shop：支付转化率下降" in printed and "已恢复" in printed
+    printed = capsys.readouterr()
+    # human text on stderr: stdout stays for machine-readable output (`shoppulse run | jq`)
+    assert "【告警 1 条】demo-shop：支付转化率下降" in printed.err and "已恢复" in printed.err
+    assert printed.out == ""
 
 
 def test_a_channel_missing_its_url_fails_at_load_and_a_removed_one_at_delivery(

@@ -13,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from flows.cli import app
+from flows.errors import EXIT_NOTHING_LOADED
 from flows.etl import hourly_etl
 from flows.warehouse import Warehouse
 from tests.backend import TOKEN, Backend, serve
@@ -105,11 +106,13 @@ def test_cli_run_takes_a_fleet_and_names_the_shop_that_failed(
     fleet = tmp_path / "fleet.yaml"
     fleet.write_text("shops: [shop-a.yaml, shop-b.yaml]\n")
     result = CliRunner().invoke(app, ["run", "-c", str(fleet), "--hour", "2026-11-11T10:00"])
-    # shop-b's bad token fails shop-b alone, named, without its token
+    # shop-b's bad token fails shop-b alone, named, without its token; its summary is kept
     assert result.exit_code != 0
     message = str(result.exception)
     assert message.startswith("shop-b: ") and "HTTP 401" in message
     assert "wrong-token" not in message
-    assert [s["shop"] for s in json.loads(result.stdout)] == ["shop-a"]
+    summaries = json.loads(result.stdout)
+    assert [(s["shop"], s["status"]) for s in summaries] == [("shop-a", "ok"), ("shop-b", "failed")]
+    assert getattr(result.exception, "exit_code", None) == EXIT_NOTHING_LOADED
     with Warehouse(tmp_path / "shop-a.duckdb") as wh:
         assert wh.rows("select status from ops.runs") == [("ok",)]

@@ -129,7 +129,8 @@ def test_a_repeated_page_loads_each_record_once(backend: Backend, warehouse_path
 def test_failed_export_rolls_back_and_keeps_the_watermark(
     backend: Backend, warehouse_path: Path
 ) -> None:
-    run(backend, warehouse_path)
+    # 2 of the fixture's 5 orders are bad on purpose: allow that share here
+    run(backend, warehouse_path, max_quarantine_ratio=0.5)
     before = snapshot(warehouse_path)
     backend.records["orders"].append(order("T9", updated_at="2026-11-11T11:30:00+08:00"))
     # the first page arrives, then every retry of the next page fails
@@ -145,7 +146,7 @@ def test_failed_export_rolls_back_and_keeps_the_watermark(
 
     backend.window = failing_after_first_page  # type: ignore[method-assign]
     later = datetime(2026, 11, 11, 4, tzinfo=UTC)
-    result = run(backend, warehouse_path, until=later, max_attempts=3)
+    result = run(backend, warehouse_path, until=later, max_attempts=3, max_quarantine_ratio=0.5)
     assert "orders" in result.failures and result.status == "partial"
     after = snapshot(warehouse_path)
     assert_frame_equal(before["core.orders"], after["core.orders"])

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from flows.cli import app
 from flows.errors import ConfigError
 from flows.settings import load_settings, masked, parse_settings
 
@@ -143,3 +145,21 @@ def test_check_config_command_masks_and_fails_with_one_line(tmp_path: Path) -> N
     assert missing.stderr.strip().splitlines() == [
         "shoppulse: source.token: environment variable SHOP_API_TOKEN is not set"
     ]
+
+
+def test_read_only_commands_do_not_need_the_secrets_a_run_uses(tmp_path: Path) -> None:
+    config = tmp_path / "shoppulse.yaml"
+    config.write_text(
+        "shop: {name: t}\n"
+        "source: {base_url: 'http://127.0.0.1:9', token: '${NOT_SET_ANYWHERE}'}\n"
+        "warehouse: {path: w.duckdb}\n"
+        "channels: [{name: d, type: dingtalk, url: 'https://x/send?access_token=${NOT_SET_D}'}]\n",
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    for command in (["kpis"], ["dashboard"], ["alerts", "list"]):
+        result = runner.invoke(app, [*command, "-c", str(config)])
+        # they get as far as the warehouse, which no run has written yet
+        assert "does not exist yet" in str(result.exception), (command, result.output)
+    checked = runner.invoke(app, ["check-config", "-c", str(config)])
+    assert "environment variable NOT_SET_ANYWHERE is not set" in str(checked.exception)

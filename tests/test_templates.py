@@ -167,6 +167,18 @@ def test_data_cannot_inject_markup(renderer: Renderer, fmt: str) -> None:
         assert "\n" not in text and "\r" not in text
 
 
+MENTIONS = 'SKU @all @所有人 @13800000000 <!channel> <!here> <@U024BE7LH> <at user_id="all">'
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "slack"])
+def test_a_product_title_cannot_mention_everyone(renderer: Renderer, fmt: str) -> None:
+    hostile = alert("low_stock_promo", annotations={"summary": MENTIONS, "value": "1"})
+    text = renderer.render(fmt, message(hostile), locale="en")
+    for raw in ("@all", "@所有人", "@138", "<!channel>", "<!here>", "<@U", "<at"):
+        assert raw not in text
+    assert "SKU ＠all" in text  # still readable
+
+
 def test_user_templates_override_and_fall_back(tmp_path: Path) -> None:
     folder = tmp_path / "my-templates"
     (folder / "en").mkdir(parents=True)

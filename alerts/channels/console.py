@@ -1,4 +1,5 @@
-"""Channel `console`: prints each message to standard output (used by the demo)."""
+"""Channel `console`: prints each message to standard error (used by the demo), so that
+stdout stays machine-readable: `shoppulse run | jq` reads only the run summary."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ class ConsoleChannel(ChannelBase):
         subject = self.renderer.render("subject", message, locale=self.locale)
         text = self.renderer.render("text", message, locale=self.locale)
         rule = "─" * 72
-        # sys.stdout looked up at send time, so a redirected stdout is honoured; written
+        # sys.stderr looked up at send time, so a redirected stream is honoured; written
         # directly because a flow with log_prints turns print() into log records
-        sys.stdout.write(f"{rule}\n{subject}\n{rule}\n{text}\n")
-        sys.stdout.flush()
+        sys.stderr.write(f"{rule}\n{subject}\n{rule}\n{text}\n")
+        sys.stderr.flush()

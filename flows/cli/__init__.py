@@ -28,7 +28,7 @@ from flows.cli import (
     simulate,
 )
 from flows.cli.options import app
-from flows.errors import EXPECTED_ERRORS
+from flows.errors import EXIT_ERROR, EXPECTED_ERRORS
 
 __all__ = ["app", "main"]
 
@@ -89,12 +89,12 @@ def _exit(code: int) -> None:
 
 
 class _QuietExpected(logging.Filter):
-    """Drop the traceback from Prefect's log of an expected failure; the message stays."""
+    """Drop Prefect's log of an expected failure (the CLI prints its reason as one line) and
+    the traceback from any other failure's log line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], EXPECTED_ERRORS):
-            record.exc_info = None
-            record.exc_text = None
+            return False
         if isinstance(record.msg, str) and "Traceback (most recent call last)" in record.msg:
             record.msg = record.msg.split("\nTraceback (most recent call last)")[0]
         return True
@@ -112,21 +112,36 @@ def _quiet_prefect_tracebacks() -> None:
 
 
 def main() -> None:
-    """Console entry point: expected failures print one line on stderr and exit non-zero."""
+    """Console entry point: expected failures print one line on stderr and exit non-zero.
+
+    Every server the command started (Prefect's temporary API) is stopped before it exits,
+    on success, on error and on Ctrl-C.
+    """
+    from flows.local_server import stop_temporary_server
+
     _prefect_defaults()
     _quiet_prefect_tracebacks()
     try:
-        app(standalone_mode=False)
+        # without standalone mode, Ctrl-C and `typer.Exit(n)` come back as a return value
+        code = app(standalone_mode=False)
     except EXPECTED_ERRORS as exc:
         typer.echo(f"shoppulse: {exc}", err=True)
-        _exit(1)
+        stop_temporary_server()
+        _exit(getattr(exc, "exit_code", EXIT_ERROR))
     except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
         typer.echo("shoppulse: interrupted", err=True)
-        sys.exit(130)
+        stop_temporary_server()
+        _exit(130)
     except Exception as exc:
+        stop_temporary_server()
         # usage errors (click's, or the copy bundled with typer) print their usage line
         show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
         if callable(show) and isinstance(code, int):
             show()
             sys.exit(code)
         raise
+    if code == 130:
+        typer.echo("shoppulse: interrupted", err=True)
+    stop_temporary_server()
+    if isinstance(code, int) and code != 0:
+        _exit(code)

@@ -73,7 +73,7 @@ def list_alerts(
     ] = TableFormat.table,
 ) -> None:
     """Open alerts (firing, pending, silenced), undelivered or dead messages, active silences."""
-    settings = load_settings(config)
+    settings = load_settings(config, secrets=False)
     listing = _listing(settings)
     if fmt is TableFormat.json:
         typer.echo(json.dumps(listing, ensure_ascii=False, indent=2, default=str))
@@ -106,7 +106,7 @@ def silence(
     """Silence alerts whose labels match: they are still recorded, not sent."""
     from alerts import add_silence, parse_duration, parse_matchers
 
-    settings = load_settings(config)
+    settings = load_settings(config, secrets=False)
     matchers = parse_matchers(match)
     until = datetime.now(UTC) + parse_duration(duration)
     with writing(settings, "shoppulse alerts silence") as wh:
@@ -122,7 +122,7 @@ def unsilence(
     """End a silence now; it stays in the history."""
     from alerts import remove_silence
 
-    settings = load_settings(config)
+    settings = load_settings(config, secrets=False)
     with writing(settings, "shoppulse alerts unsilence") as wh:
         remove_silence(wh, silence_id)
     typer.echo(f"silence {silence_id} ended")

@@ -19,6 +19,7 @@ from rich.table import Table
 from flows.chunks import plan_chunks
 from flows.cli.options import DEFAULT_CONFIG, AlertsMode, ConfigsOption, app
 from flows.errors import BackfillError
+from flows.local_server import stop_temporary_server, tie_temporary_server
 from flows.rebuild import (
     BackfillRequest,
     Progress,
@@ -83,10 +84,14 @@ def _api_for_dask(dask: str | None) -> Iterator[None]:
         return
     from prefect.server.api.server import SubprocessASGIServer
 
+    tie_temporary_server()
     server = SubprocessASGIServer()
     server.start()
-    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-        yield
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            yield
+    finally:
+        stop_temporary_server()
 
 
 def backfill_command(
@@ -105,6 +110,7 @@ def backfill_command(
 ) -> list[dict[str, Any]]:
     """Backfill every shop (each its own flow run, side by side); raise naming what failed."""
     console = console or Console(stderr=True)
+    tie_temporary_server()
     # as in the flow runs: the environment, then Prefect Secret blocks for what it lacks
     shops = load_shops(configs, secret_env())
     requests = {

@@ -12,7 +12,8 @@ def check_config(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Validate the config and print it resolved, every secret masked."""
     from flows.settings import masked
 
-    echo_json(masked(settings_from(config)))
+    # strict: finding an unset variable before a run does is what this command is for
+    echo_json(masked(settings_from(config, secrets=True)))
 
 
 @app.command("check-source")
@@ -24,7 +25,7 @@ def check_source(config: ConfigOption = DEFAULT_CONFIG) -> None:
     from flows.errors import ShoppulseError
     from sources import make_source
 
-    settings = settings_from(config)
+    settings = settings_from(config, secrets=True)
     with closing(make_source(settings.source)) as source:
         report: dict[str, object] = {"source": source.name, "kind": settings.source.kind}
         if settings.source.kind == "shopify":

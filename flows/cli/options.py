@@ -85,11 +85,12 @@ class AlertsMode(StrEnum):
     deliver = "deliver"
 
 
-def settings_from(config: Path) -> Settings:
-    """The validated settings of one config file."""
+def settings_from(config: Path, *, secrets: bool = False) -> Settings:
+    """The validated settings of one config file, for a command that reads the local warehouse:
+    secrets it does not use (source token, channel URLs) need not be set."""
     from flows.settings import load_settings
 
-    return load_settings(config)
+    return load_settings(config, secrets=secrets)
 
 
 def echo_json(data: Any) -> None:

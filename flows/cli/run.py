@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
 from flows.cli.options import DEFAULT_CONFIG, ConfigsOption, app, echo_json
-from flows.errors import ShoppulseError
+from flows.errors import EXIT_ERROR, RunIncompleteError, ShoppulseError
 
 __all__ = ["run"]
+
+
+def _failed(result: object) -> bool:
+    return isinstance(result, BaseException)
 
 
 @app.command()
@@ -24,23 +29,30 @@ def run(
     ] = None,
 ) -> None:
     """One hourly run per shop, side by side: extract, load, refresh KPIs, evaluate alerts."""
+    from flows.clock import parse_instant
+
+    # every argument and config is checked before Prefect starts (a config's missing
+    # ${VAR} may still be looked up in a Prefect Secret block)
+    if hour is not None:
+        parse_instant(hour, ZoneInfo("UTC"))
     from flows.etl import hourly_etl
+    from flows.local_server import tie_temporary_server
     from flows.secrets import secret_env
     from flows.shops import load_shops, run_each, shop_problems
 
-    # every config is checked before Prefect starts
+    tie_temporary_server()
     shops = load_shops(config or [DEFAULT_CONFIG], secret_env())
     results = run_each(shops, lambda shop: hourly_etl(config=str(shop.config), hour=hour))
-    summaries = [r for _, r in results if isinstance(r, dict)]
+    # an incomplete run still committed what it loaded: its summary is printed with the rest
+    summaries = [
+        r.summary if isinstance(r, RunIncompleteError) else r
+        for _, r in results
+        if isinstance(r, dict | RunIncompleteError)
+    ]
     echo_json(summaries[0] if len(shops) == 1 and summaries else summaries)
-    for summary in summaries:
-        if summary["failures"]:
-            prefix = "" if len(shops) == 1 else f"{summary['shop']}: "
-            typer.echo(
-                f"warning: {prefix}{len(summary['failures'])} export(s) failed; their data will"
-                " be retried next run: " + "; ".join(summary["failures"].values()),
-                err=True,
-            )
     problems = shop_problems(results)
     if problems:
-        raise ShoppulseError(" | ".join(problems))
+        codes = [getattr(r, "exit_code", EXIT_ERROR) for _, r in results if _failed(r)]
+        failed = ShoppulseError(" | ".join(problems))
+        failed.exit_code = EXIT_ERROR if EXIT_ERROR in codes else max(codes)
+        raise failed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -13,11 +15,26 @@ from flows.errors import ShoppulseError
 __all__ = ["evaluate", "simulate"]
 
 
+def _check_port(port: int) -> None:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        # as uvicorn binds: a port left in TIME_WAIT is free, one listening is not
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise ShoppulseError(
+                f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}"
+                " (is another simulator running? pass --port)"
+            ) from None
+
+
 @app.command()
 def simulate(
     scenario: Annotated[str, typer.Option(help="Scenario name.", metavar="NAME")] = "normal",
     seed: Annotated[int, typer.Option(help="Random seed.", metavar="N")] = 0,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", metavar="PORT")] = 8765,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.", metavar="PORT")
+    ] = 8765,
     token: Annotated[
         str, typer.Option(envvar="SHOP_API_TOKEN", help="Bearer token to accept.", metavar="TOKEN")
     ] = "demo-token",
@@ -43,6 +60,11 @@ def simulate(
     ] = "demo-session",
 ) -> None:
     """Serve a simulated shop on 127.0.0.1: its export API, a Shopify store or a TOP gateway."""
+    from simulator import SCENARIOS
+
+    if scenario not in SCENARIOS:
+        raise ShoppulseError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    _check_port(port)
     if api is Api.taobao:
         _serve_taobao(scenario, seed, port, exports_dir, app_key, app_secret, session)
         return

@@ -7,7 +7,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,17 @@ import duckdb
 import filelock
 import polars as pl
 
-from flows.errors import WarehouseBusyError
+from flows.errors import WarehouseBusyError, WarehouseError
 
 __all__ = ["SQL_DIR", "Warehouse", "read_sql", "warehouse_holder", "writer_lock"]
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+# how DuckDB words a write the file system refused
+_WRITE_FAILURES = ("Could not write", "No space left", "File too large", "Read-only file system")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
 
 
 def read_sql(name: str) -> str:
@@ -87,7 +93,11 @@ class Warehouse:
             try:
                 return duckdb.connect(str(self.path), read_only=read_only)
             except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                if "lock" not in str(exc).lower():
+                    raise WarehouseError(
+                        f"cannot open warehouse {self.path}: {_first_line(exc)}"
+                    ) from None
+                if time.monotonic() > deadline:
                     raise WarehouseBusyError(
                         f"warehouse {self.path} is open in another process: {exc}"
                     ) from None
@@ -96,7 +106,8 @@ class Warehouse:
     def apply_ddl(self) -> None:
         """Apply every numbered sql/NNN_*.sql file in order; each is idempotent."""
         for file in sorted(SQL_DIR.glob("[0-9][0-9][0-9]_*.sql")):
-            self.con.execute(file.read_text(encoding="utf-8"))
+            with self._writing():
+                self.con.execute(file.read_text(encoding="utf-8"))
 
     def close(self) -> None:
         self.con.close()
@@ -114,16 +125,35 @@ class Warehouse:
         try:
             yield self.con
         except BaseException:
-            self.con.execute("rollback")
+            # a failed write may already have ended the transaction
+            with suppress(duckdb.TransactionException):
+                self.con.execute("rollback")
             raise
-        self.con.execute("commit")
+        with self._writing():
+            self.con.execute("commit")
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        # the disk is full or the file cannot grow: DuckDB keeps the last committed state
+        try:
+            yield
+        except duckdb.Error as exc:
+            reason = _first_line(exc)
+            if not any(s in reason for s in _WRITE_FAILURES):
+                raise
+            raise WarehouseError(
+                f"cannot write warehouse {self.path}: {reason}; its last committed state is"
+                " kept (free disk space or fix the path, then run again)"
+            ) from None
 
     def execute(self, sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> None:
         """Run a statement to completion."""
-        self.con.execute(sql, params or {}).fetchall()
+        with self._writing():
+            self.con.execute(sql, params or {}).fetchall()
 
     def rows(self, sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> list[Any]:
-        return self.con.execute(sql, params or {}).fetchall()
+        with self._writing():
+            return self.con.execute(sql, params or {}).fetchall()
 
     def frame(self, sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> pl.DataFrame:
         """Run a query and return its result as a Polars frame (via Arrow, no Python rows)."""

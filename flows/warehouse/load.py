@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import duckdb
 import polars as pl
 
 from flows.warehouse import Warehouse, read_sql
-from sources import FilePage, JsonPage, Page
+from sources import ExportFatalError, FilePage, JsonPage, Page
 
 __all__ = ["MERGES", "WINDOW_FIELDS", "LoadResult", "land", "merge_batch", "merge_staged"]
 
@@ -185,16 +186,30 @@ def land(
         insert into raw.records (batch_id, dataset, seq, record)
         select $batch_id, $dataset, $seq + row_number() over (), record
         from (
-            -- unreadable times pass through to staging, which quarantines them with a reason
-            select record, try_cast(record ->> '{window}' as timestamptz) as window_at
+            -- unreadable times pass through to staging, which quarantines them with a reason;
+            -- so does an item that is JSON null
+            select
+                coalesce(record, 'null'::json) as record,
+                try_cast(record ->> '{window}' as timestamptz) as window_at
             from ({reader})
         )
         where window_at is null
             or (($since::timestamptz is null or window_at >= $since) and window_at < $until)
     """
     params.update(batch_id=batch_id, dataset=dataset, seq=seq, since=since, until=until)
-    # DuckDB answers an insert with the number of rows it inserted
-    return int(wh.rows(sql, params)[0][0])
+    if isinstance(page, JsonPage):
+        # DuckDB answers an insert with the number of rows it inserted
+        return int(wh.rows(sql, params)[0][0])
+    try:
+        return int(wh.rows(sql, params)[0][0])
+    except duckdb.Error as exc:
+        # a file that is not what its name says (a truncated download, a renamed export)
+        reason = str(exc).splitlines()[0][:300]
+        raise ExportFatalError(
+            f"{page.path}: cannot read this {page.format} file of {dataset}: {reason}",
+            dataset=dataset,
+            source=str(page.path),
+        ) from None
 
 
 def _file_reader(page: FilePage) -> str:

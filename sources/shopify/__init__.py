@@ -174,7 +174,9 @@ class ShopifySource:
         )
         _script(self._db, "orders_from_bulk", {"path": str(raw)})
         lines = self._tmp / "orders-lines.jsonl"
-        self._db.execute(f"copy ({_sql('order_lines')}) to '{lines}' (format json)")
+        self._db.execute(
+            f"copy ({_sql('order_lines')}) to $path (format json)", {"path": str(lines)}
+        )
         raw.unlink()
         yield FilePage(path=lines, format="jsonl")
         lines.unlink(missing_ok=True)

@@ -1,0 +1,137 @@
+"""Servers a command starts for itself, tied to it: they end with it, however it ends.
+
+With no PREFECT_API_URL set, Prefect starts a temporary API server in a subprocess and stops
+it at interpreter exit. A command that exits early (the CLI leaves with `os._exit`), dies of
+a signal or is killed never gets there, and the server lived on with no parent, holding the
+command's stdout and stderr open so that a caller reading them to the end hung. Here each
+such server:
+
+- writes its output to a log file under PREFECT_HOME, never to the command's streams;
+- runs in its own session, so the terminal's Ctrl-C reaches the command alone, which then
+  stops its runners first and its server last;
+- watches its parent and stops itself within a second once the parent is gone (kill -9).
+
+Run as `python -m flows.local_server PARENT_PID MODULE ARGS…` it is that watchdog around
+`python -m MODULE ARGS…`.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+__all__ = ["log_path", "spawn", "stop_temporary_server", "tie_temporary_server"]
+
+_tied: list[Any] = []
+
+
+def log_path(name: str) -> Path:
+    """Where a tied server writes its output: PREFECT_HOME/<name>.log."""
+    from prefect.settings import PREFECT_HOME
+
+    home = Path(PREFECT_HOME.value())
+    home.mkdir(parents=True, exist_ok=True)
+    return home / f"{name}.log"
+
+
+def spawn(
+    module: str, args: Sequence[str], *, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `python -m module args…` tied to this process, its output appended to `log`."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "flows.local_server", str(os.getpid()), module, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+
+def tie_temporary_server() -> None:
+    """Make the temporary server Prefect starts when no API is configured a tied one.
+
+    Call before the first flow run; `stop_temporary_server` ends it. Does nothing when an API
+    is configured or a server is already registered (a test harness).
+    """
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value() or None in SubprocessASGIServer._instances:
+        return
+
+    class TiedServer(SubprocessASGIServer):
+        """Prefect's temporary API server, started through `spawn`."""
+
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            import prefect
+            from prefect.settings import get_current_settings
+
+            args = [
+                *("--app-dir", str(prefect.__module_path__.parent)),
+                *("--factory", "prefect.server.api.server:create_app"),
+                *("--host", "127.0.0.1", "--port", str(self.port)),
+                *("--log-level", "error", "--lifespan", "on"),
+            ]
+            env = {
+                **os.environ,
+                "PREFECT_UI_ENABLED": "0",
+                "PREFECT__SERVER_EPHEMERAL": "1",
+                "PREFECT__SERVER_FINAL": "1",
+                **get_current_settings().to_environment_variables(exclude_unset=True),
+            }
+            return spawn("uvicorn", args, log=log_path("temporary-server"), env=env)
+
+    _tied.append(TiedServer())  # registered as the one Prefect's client starts
+
+
+def stop_temporary_server() -> None:
+    """Stop the temporary server `tie_temporary_server` set up, and any other Prefect started
+    in this process (a command that did not tie one), after Prefect's log and event workers
+    have sent what they hold to it. For the command line's exit, never inside a test harness."""
+    module = sys.modules.get("prefect.server.api.server")
+    untied = list(module.SubprocessASGIServer._instances.values()) if module else []
+    servers = [*_tied, *(s for s in untied if s not in _tied)]
+    _tied.clear()
+    if any(s.server_process is not None for s in servers):
+        _drain_prefect_workers()
+    for server in servers:
+        server.stop()
+
+
+def _drain_prefect_workers() -> None:
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with suppress(Exception):  # a worker never started, or one stuck: the server goes anyway
+            worker.drain_all(timeout=5)
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(10)
+    os._exit(1)
+
+
+def _main(argv: list[str]) -> None:
+    parent, module, *args = argv
+    threading.Thread(target=_watch, args=(int(parent),), daemon=True).start()
+    sys.argv = [module, *args]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

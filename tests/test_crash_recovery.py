@@ -1,0 +1,184 @@
+"""kill -9 at points of a run, then a rerun (issue 11, fault 5): the warehouse equals that of an
+uninterrupted run, and every alert message is delivered at least once under its own key.
+
+Each run is a real process running the hourly pipeline; it SIGKILLs itself at the chosen
+point (the fault is injected by wrapping one step in the child, never in the package)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from flows.warehouse import Warehouse
+from tests.backend import TOKEN, Backend, serve
+from tests.factories import order, promotion, traffic
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+HOUR = "2026-11-11T10:00"
+TABLES = {
+    "core.orders": "order_id, sku_id",
+    "core.traffic": "hour, source, sku_id",
+    "core.products": "sku_id",
+    "core.promotions": "promo_id",
+    "core.promotion_items": "promo_id, sku_id",
+    "mart.kpi_hourly": "hour",
+    "mart.kpi_daily": "day",
+    "mart.sku_hourly": "hour, sku_id",
+    "ops.watermarks": "dataset",
+}
+CHILD = """
+import os, signal, sys
+from flows.settings import load_settings
+from tests.test_run_outcomes import run_plain
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+point = sys.argv[2]
+if point == "extracting":  # after the first page of orders arrived
+    import sources.http as http
+    pages = http.HttpSource.pages
+    def first_page_then_die(self, dataset, since, until):
+        for page in pages(self, dataset, since, until):
+            yield page
+            if dataset == "orders":
+                die()
+    http.HttpSource.pages = first_page_then_die
+elif point == "in-load-transaction":  # orders merged into core, not committed
+    import flows.pipeline as pipeline
+    merge = pipeline.merge_batch
+    def merge_then_die(wh, batch_id, dataset):
+        result = merge(wh, batch_id, dataset)
+        if dataset == "orders":
+            die()
+        return result
+    pipeline.merge_batch = merge_then_die
+elif point == "after-load":  # every load and watermark committed, marts not refreshed
+    import flows.pipeline as pipeline
+    pipeline.refresh_marts = die
+elif point == "outbox-written":  # alert states and messages committed, nothing sent
+    import alerts.dispatch
+    sys.modules["alerts.dispatch"].flush = die
+elif point == "disk-full":  # no file may grow at all: every write the run makes fails
+    import resource
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+try:
+    run_plain(load_settings(sys.argv[1]), sys.argv[3])
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+    sys.exit(3)
+"""
+POINTS = ["extracting", "in-load-transaction", "after-load", "outbox-written"]
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[Backend]:
+    late = "2026-11-11T10:40:00+08:00"
+    records = {
+        "orders": [order("T1"), order("T2", buyer_id="U2", paid_at=late, updated_at=late)],
+        "traffic": [traffic()],
+        "promotions": [promotion()],
+    }
+    with serve(Backend(records=records)) as b:
+        yield b
+
+
+def write_config(folder: Path, url: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "shoppulse.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "shop": {"name": "crash-shop", "timezone": "Asia/Shanghai"},
+                # one record a page, so a kill can land between two pages
+                "source": {"base_url": url, "token": TOKEN, "page_size": 1},
+                "warehouse": {"path": "wh.duckdb"},
+                "rules": {
+                    "thresholds": [
+                        {"name": "any_visitors", "metric": "visitors", "op": ">", "value": 0}
+                    ]
+                },
+                "channels": [{"name": "log", "type": "file", "path": "alerts.jsonl"}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def run_child(config: Path, point: str, hour: str = HOUR) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(config), point, hour],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if point == "none":
+        assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with Warehouse(path, read_only=True) as wh:
+        tables = {t: wh.rows(f"select * from {t} order by {k}") for t, k in TABLES.items()}
+    # when a watermark moved is not part of what it says
+    tables["ops.watermarks"] = [row[:2] for row in tables["ops.watermarks"]]
+    return tables
+
+
+def deliveries(folder: Path) -> tuple[list[tuple[str, str]], list[str]]:
+    with Warehouse(folder / "wh.duckdb", read_only=True) as wh:
+        states = wh.rows("select delivery_id, state from ops.deliveries order by delivery_id")
+    written = [
+        json.loads(line)["delivery_id"]
+        for line in (folder / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    return states, written
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("clean")
+    run_child(write_config(folder, backend.base_url), "none")
+    return folder
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_a_run_killed_then_rerun_equals_an_uninterrupted_one(
+    backend: Backend, uninterrupted: Path, tmp_path: Path, point: str
+) -> None:
+    config = write_config(tmp_path, backend.base_url)
+    assert run_child(config, point).returncode == -9  # it really died there
+    run_child(config, "none")
+    assert snapshot(tmp_path / "wh.duckdb") == snapshot(uninterrupted / "wh.duckdb")
+    states, written = deliveries(tmp_path)
+    clean_states, _ = deliveries(uninterrupted)
+    # the same messages, each sent, each written at least once under its own key
+    assert len(states) == len(clean_states) > 0
+    assert {state for _, state in states} == {"sent"}
+    assert {delivery for delivery, _ in states} <= set(written)
+
+
+def test_a_full_disk_fails_the_run_clearly_and_keeps_the_last_state(
+    backend: Backend, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, backend.base_url)
+    run_child(config, "none")
+    before = snapshot(tmp_path / "wh.duckdb")
+    done = run_child(config, "disk-full", hour="2026-11-11T11:00")
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert done.stderr.startswith("WarehouseError: cannot write warehouse"), done.stderr[-2000:]
+    assert "File too large" in done.stderr and "last committed state is kept" in done.stderr
+    assert snapshot(tmp_path / "wh.duckdb") == before
+    run_child(config, "none", hour="2026-11-11T11:00")  # space again: the next run goes on
