@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
@@ -129,26 +131,57 @@ def _wait_healthy(server: subprocess.Popen[bytes], url: str, timeout: float, log
     raise ShoppulseError(f"the local Prefect server did not answer within {timeout:.0f}s ({log})")
 
 
+async def _run_until_interrupted(runner: Any, interrupted: threading.Event) -> None:
+    """Run the runner until Ctrl-C or SIGTERM, then cancel it: it pauses its schedules."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if interrupted.is_set():
+        stop.set()
+    serving = asyncio.create_task(runner.start())
+    waiting = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (serving, waiting):
+        task.cancel()
+    with suppress(asyncio.CancelledError):
+        await serving
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
+
+
 def serve_shops(configs: Sequence[Path], *, limit: int | None = None) -> None:
     """Serve every shop's deployments until Ctrl-C (or SIGTERM), then pause their schedules.
 
     Configs are validated first, their `${VAR}`s read from the environment or Secret blocks.
     This is `prefect.serve`, with the deployments registered before it says it is serving.
     """
-    from prefect.exceptions import TerminationSignal
     from prefect.runner import Runner
 
-    with prefect_api() as url:
-        deployments = build_deployments(load_shops(configs, secret_env()))
-        runner = Runner(pause_on_shutdown=True, limit=limit)
-        for deployment in deployments:
-            runner.add_deployment(deployment)
-        names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
-        print(
-            f"shoppulse: serving {names} on {url.removesuffix('/api')}; Ctrl-C stops",
-            file=sys.stderr,
-            flush=True,
-        )
-        with suppress(KeyboardInterrupt, TerminationSignal):
-            asyncio.run(runner.start())
+    shops = load_shops(configs, secret_env())
+    interrupted = threading.Event()
+    # Ctrl-C and SIGTERM only set a flag: a KeyboardInterrupt raised at an arbitrary point
+    # (inside a garbage-collected event loop, or the server's cleanup) would escape or print
+    # tracebacks instead of stopping the runner, then the server, in order
+    previous = {
+        sig: signal.signal(sig, lambda *_: interrupted.set())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        with prefect_api() as url:
+            deployments = build_deployments(shops)
+            runner = Runner(pause_on_shutdown=True, limit=limit)
+            for deployment in deployments:
+                runner.add_deployment(deployment)
+            names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
+            print(
+                f"shoppulse: serving {names} on {url.removesuffix('/api')}; Ctrl-C stops",
+                file=sys.stderr,
+                flush=True,
+            )
+            if not interrupted.is_set():
+                asyncio.run(_run_until_interrupted(runner, interrupted))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print("shoppulse: stopped serving", file=sys.stderr, flush=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -22,3 +24,8 @@ def serve(
     from flows.serve import serve_shops
 
     serve_shops(config or [DEFAULT_CONFIG], limit=limit)
+    # leave without interpreter teardown: collecting Prefect's event loops there prints
+    # "Exception ignored" tracebacks after the one line that says serving stopped
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
