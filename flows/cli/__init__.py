@@ -12,8 +12,8 @@ from typing import Annotated
 import click
 import typer
 
-# each module registers its commands on the shared app
-from flows.cli import (
+# each module registers its commands on the shared app when imported
+from flows.cli import (  # noqa: F401
     alerts,
     backfill,
     config,
@@ -31,21 +31,6 @@ from flows.cli.options import app
 from flows.errors import EXIT_ERROR, EXPECTED_ERRORS
 
 __all__ = ["app", "main"]
-
-_COMMANDS = (
-    alerts,
-    backfill,
-    config,
-    dashboard,
-    demo,
-    deploy,
-    digest,
-    kpis,
-    promo,
-    run,
-    serve,
-    simulate,
-)
 
 
 def _version(value: bool) -> None:
