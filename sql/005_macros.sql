@@ -2,6 +2,8 @@
 -- integers must be whole, timestamps must carry an offset; anything else reads as null
 create or replace macro as_int(t) as
     case when regexp_full_match(trim(t), '-?[0-9]+(\.0*)?') then try_cast(trim(t) as bigint) end;
+-- the same for 32-bit columns: a whole number beyond the integer range reads as null
+create or replace macro as_int32(t) as try_cast(as_int(t) as integer);
 create or replace macro as_num(t) as
     case when isfinite(try_cast(trim(t) as double)) then try_cast(trim(t) as double) end;
 create or replace macro as_ts(t) as

@@ -31,7 +31,7 @@ fields as (
 typed as (
     select
         *,
-        as_int(quantity_raw) as quantity,
+        as_int32(quantity_raw) as quantity,
         as_num(unit_price_raw) as unit_price,
         as_num(pay_amount_raw) as pay_amount,
         as_ts(created_at_raw) as created_at,
@@ -73,7 +73,7 @@ select
     order_id,
     sku_id,
     buyer_id,
-    quantity::integer as quantity,
+    quantity,
     unit_price,
     pay_amount,
     status,

@@ -28,7 +28,7 @@ typed as (
         *,
         as_num(list_price_raw) as list_price,
         as_num(lowest_price_90d_raw) as lowest_price_90d,
-        as_int(safety_stock_raw) as safety_stock,
+        as_int32(safety_stock_raw) as safety_stock,
         as_ts(updated_at_raw) as updated_at
     from fields
 ),
@@ -58,7 +58,7 @@ select
     category,
     list_price,
     lowest_price_90d,
-    safety_stock::integer as safety_stock,
+    safety_stock,
     updated_at,
     nullif(json_merge_patch(record, '{"sku_id":null,"title":null,"category":null,"list_price":null,"lowest_price_90d":null,"safety_stock":null,"updated_at":null}'), '{}') as extra
 from checked

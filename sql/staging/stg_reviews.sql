@@ -30,7 +30,7 @@ fields as (
 typed as (
     select
         *,
-        as_int(rating_raw) as rating,
+        as_int32(rating_raw) as rating,
         as_bool(has_images_raw) as has_images,
         as_ts(created_at_raw) as created_at,
         as_ts(replied_at_raw) as replied_at,
@@ -65,7 +65,7 @@ select
     order_id,
     sku_id,
     buyer_id,
-    rating::integer as rating,
+    rating,
     text,
     has_images,
     nullif(ip_hash, '') as ip_hash,
