@@ -10,6 +10,7 @@ import pytest
 from flows.settings import RulesSettings, parse_settings
 from flows.warehouse import SQL_DIR
 from i18n import LOCALES
+from simulator import ALERTNAMES
 from transforms.rules import RULES, Rule, rule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,12 @@ def test_the_literal_check_sees_a_name_outside_its_module(tmp_path: Path) -> Non
     probe = tmp_path / "probe.py"
     probe.write_text('"""data_gap in a docstring is fine."""\nNAME = "data_gap"\n')
     assert _literals(probe) == [(2, "data_gap")]
+
+
+def test_the_simulator_labels_incidents_for_exactly_the_registered_rules() -> None:
+    # the simulator cannot import the rules (layer contract), so its list is checked here
+    assert len(ALERTNAMES) == len(set(ALERTNAMES))
+    assert set(ALERTNAMES) == NAMES
 
 
 @pytest.mark.parametrize("r", RULES, ids=lambda r: r.alertname)

@@ -193,7 +193,7 @@ def test_ctrl_c_during_a_run_stops_it_and_everything_it_started(tmp_path: Path) 
                 proc.kill()
                 proc.communicate()
     assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == "shoppulse: interrupted"
+    assert err.strip().splitlines() == ["shoppulse: interrupted"]
     assert settle(tag) == []
 
 

@@ -73,12 +73,19 @@ def _exit(code: int) -> None:
     os._exit(code)
 
 
+# Prefect's "Crash detected!" and "Finished in state Crashed" lines for Ctrl-C or SIGTERM, per
+# flow and task run; the runs are still marked Crashed in Prefect, and the CLI says "interrupted"
+_SIGNAL_CRASHES = ("aborted by an interrupt signal", "aborted by a termination signal")
+
+
 class _QuietExpected(logging.Filter):
-    """Drop Prefect's log of an expected failure (the CLI prints its reason as one line) and
-    the traceback from any other failure's log line."""
+    """Drop Prefect's log of an expected failure or an interrupt (the CLI prints its reason as
+    one line) and the traceback from any other failure's log line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], EXPECTED_ERRORS):
+            return False
+        if isinstance(record.msg, str) and any(s in record.msg for s in _SIGNAL_CRASHES):
             return False
         if isinstance(record.msg, str) and "Traceback (most recent call last)" in record.msg:
             record.msg = record.msg.split("\nTraceback (most recent call last)")[0]
