@@ -24,12 +24,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-__all__ = ["log_path", "spawn", "stop_temporary_server", "tie_temporary_server"]
+__all__ = [
+    "log_path",
+    "spawn",
+    "start_temporary_server_early",
+    "stop_temporary_server",
+    "tie_temporary_server",
+]
 
 _tied: list[Any] = []
 
@@ -93,6 +99,33 @@ def tie_temporary_server() -> None:
             return spawn("uvicorn", args, log=log_path("temporary-server"), env=env)
 
     _tied.append(TiedServer())  # registered as the one Prefect's client starts
+
+
+def start_temporary_server_early() -> Callable[[], None]:
+    """Start the tied temporary server in a thread, so it comes up while the command does
+    other work; returns a `wait` to call before the first flow run, which re-raises a failed
+    start. Does nothing (and `wait` returns at once) when an API is configured."""
+    tie_temporary_server()
+    if not _tied:
+        return lambda: None
+    server = _tied[0]
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            server.start()
+        except BaseException as exc:  # handed to the caller's thread by `wait`
+            failure.append(exc)
+
+    thread = threading.Thread(target=start, name="prefect-temporary-server", daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    return wait
 
 
 def stop_temporary_server() -> None:

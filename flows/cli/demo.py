@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.console import Console
 
 from flows.cli.kpis import recent_kpis, render_kpis, wide_console
 from flows.cli.options import Api, app
@@ -19,7 +20,7 @@ from flows.dashboard import write_dashboard
 from flows.errors import RunIncompleteError
 from flows.pipeline import run_hour
 from flows.settings import Settings, load_settings
-from flows.warehouse import Warehouse
+from flows.warehouse import Warehouse, read_sql
 from simulator import Simulator
 from simulator.server import SimulatorServer
 from simulator.shopify import ShopifyServer
@@ -41,6 +42,7 @@ __all__ = [
 DEMO_TOKEN = "demo-token-loopback-only"
 DEMO_TOP = TopCredentials("demo-app", "demo-secret-loopback-only", "demo-session-loopback-only")
 HISTORY_DAYS = 21
+HISTORY_CHUNK_DAYS = 7  # a run per week of history: a KPI line early, little per-run cost
 
 
 def demo_config(
@@ -82,10 +84,34 @@ def demo_config(
     return path
 
 
-def _history(settings: Settings) -> Settings:
-    # the first load reads the history the rules need for their baselines, in one pull
-    source = settings.source.model_copy(update={"lookback_hours": HISTORY_DAYS * 24})
-    return settings.model_copy(update={"source": source})
+def _with_lookback(settings: Settings, hours: int) -> Settings:
+    return settings.model_copy(
+        update={"source": settings.source.model_copy(update={"lookback_hours": hours})}
+    )
+
+
+def _load_history(settings: Settings, end: datetime, console: Console) -> dict[str, int]:
+    """Load the days before `end` the rules need for their baselines, a week per run, and
+    print each day's KPIs as its week lands; returns the records loaded per dataset."""
+    first_week = _with_lookback(settings, HISTORY_CHUNK_DAYS * 24)  # reads its own week
+    next_weeks = _with_lookback(settings, 0)  # then each run reads on from the watermark
+    loaded: dict[str, int] = {}
+    start = end - timedelta(days=HISTORY_DAYS)
+    with Warehouse(settings.warehouse.path) as wh:
+        source = make_source(settings.source)
+        for offset in range(HISTORY_CHUNK_DAYS, HISTORY_DAYS + 1, HISTORY_CHUNK_DAYS):
+            until = start + timedelta(days=offset)
+            week = first_week if offset == HISTORY_CHUNK_DAYS else next_weeks
+            for dataset, result in run_hour(wh, week, source, until).loads.items():
+                loaded[dataset] = loaded.get(dataset, 0) + result.loaded
+            last = (until - timedelta(hours=1)).astimezone(settings.shop.tz).date()
+            days = {"first_day": last - timedelta(days=HISTORY_CHUNK_DAYS - 1), "last_day": last}
+            for kpi in wh.frame(read_sql("reads/digest_kpi_daily"), days).iter_rows(named=True):
+                console.print(
+                    f"[dim]history {kpi['day']:%m-%d}[/] visitors {kpi['visitors']:>7,}"
+                    f"  buyers {kpi['buyers']:>6,}  gmv {kpi['gmv']:>12,.2f}"
+                )
+    return loaded
 
 
 def replay_end(sim: Simulator) -> datetime:
@@ -170,9 +196,10 @@ def run_demo(
 ) -> None:
     """Serve the simulator, load its history, then replay the last `hours` hour by hour."""
     from flows.etl import hourly_etl
-    from flows.local_server import tie_temporary_server
+    from flows.local_server import start_temporary_server_early
 
-    tie_temporary_server()
+    # Prefect's temporary API comes up while the history loads
+    server_ready = start_temporary_server_early()
 
     console = wide_console()
     started = time.monotonic()
@@ -188,14 +215,13 @@ def run_demo(
             f"[bold]shoppulse demo[/]: simulated shop [cyan]{scenario}[/] on {where},"
             f" config {config}"
         )
-        history = _history(settings)
         clock(replay_from)
-        with Warehouse(settings.warehouse.path) as wh:
-            first = run_hour(wh, history, make_source(history.source), replay_from)
+        loaded = _load_history(settings, replay_from, console)
         console.print(
             f"loaded {HISTORY_DAYS} days of history: "
-            + ", ".join(f"{d} {r.loaded:,}" for d, r in first.loads.items())
+            + ", ".join(f"{d} {n:,}" for d, n in loaded.items())
         )
+        server_ready()  # the hourly runs are Prefect flow runs
         for i in range(hours):
             hour = replay_from + timedelta(hours=i)
             local = hour.astimezone(settings.shop.tz)
