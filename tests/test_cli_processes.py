@@ -240,3 +240,36 @@ def test_ctrl_c_on_serve_with_its_own_server_stops_in_order_in_one_line(tmp_path
     # the runner stops before the server it watches: no websocket traceback, no warning
     assert err.strip() == "shoppulse: stopped serving"
     assert settle(tag) == []
+
+
+EARLY_SERVER = """
+from prefect import flow, get_client
+from flows.local_server import _tied, start_temporary_server_early, stop_temporary_server
+
+wait = start_temporary_server_early()
+wait()  # up before any flow asked for it
+
+@flow
+def where() -> str:
+    return str(get_client(sync_client=True).api_url)
+
+print(_tied[0].api_url, where())
+stop_temporary_server()
+"""
+
+
+def test_a_server_started_early_is_the_one_the_flows_use_and_it_stops(tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex
+    done = subprocess.run(
+        [sys.executable, "-c", EARLY_SERVER],
+        capture_output=True,
+        text=True,
+        env=command_env(tmp_path, tag),
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=300,
+        start_new_session=True,
+    )
+    assert done.returncode == 0, done.stderr
+    started, used = done.stdout.split()
+    assert used.rstrip("/") == started.rstrip("/")
+    assert settle(tag) == []
