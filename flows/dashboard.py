@@ -511,7 +511,7 @@ def build_view(
     last_day = latest.astimezone(tz).date()
     week = None
     if data.daily.height:
-        series = daily_series(data.daily, last_day - timedelta(days=6))
+        series = daily_series(data.daily, last_day - timedelta(days=6), in_progress=last_day)
         week = week_chart(
             [(r["day"].strftime("%m-%d"), r["gmv"], r["gmv_last_week"]) for r in series.to_dicts()],
             lambda value: fmt.compact("money", value),

@@ -152,10 +152,17 @@ def movers(now: pl.DataFrame, before: pl.DataFrame, key: str, n: int = 5) -> pl.
     )
 
 
-def daily_series(daily: pl.DataFrame, start: date, days: int = 7) -> pl.DataFrame:
-    """GMV of each of `days` local days from `start`, beside the same weekday a week earlier
-    (null where the warehouse has no such day): the week chart's data."""
-    gmv = {r["day"]: float(r["gmv"]) for r in daily.select("day", "gmv").to_dicts()}
+def daily_series(
+    daily: pl.DataFrame, start: date, days: int = 7, *, in_progress: date | None = None
+) -> pl.DataFrame:
+    """GMV of each of `days` local days from `start`, beside the same weekday a week earlier:
+    the week chart's data. Null where the warehouse has no such day, or only an incomplete
+    one (`complete` false: not every hour was extracted), except `in_progress`, today's day
+    drawn as it stands."""
+    kept = daily
+    if "complete" in daily.columns:
+        kept = daily.filter(pl.col("complete").fill_null(True) | (pl.col("day") == in_progress))
+    gmv = {r["day"]: float(r["gmv"]) for r in kept.select("day", "gmv").to_dicts()}
     rows = []
     for i in range(days):
         d = start + timedelta(days=i)
