@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["WeekChart", "week_chart"]
+__all__ = ["WeekChart", "nice_max", "week_chart"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,8 @@ class WeekChart:
     right: float
 
 
-def _nice_max(value: float) -> float:
+def nice_max(value: float) -> float:
+    """The axis top for a largest value: the next 1, 1.2, 1.5, 2, … 10 times a power of ten."""
     if value <= 0:
         return 1.0
     exponent = 10 ** math.floor(math.log10(value))
@@ -48,7 +49,7 @@ def week_chart(
     """Geometry for (label, value, value a week earlier) per day; a missing value draws nothing."""
     left, top, right, bottom = 56.0, 8.0, width - 8.0, height - 22.0
     values = [v for _, a, b in days for v in (a, b) if v is not None]
-    peak = _nice_max(max(values, default=0.0))
+    peak = nice_max(max(values, default=0.0))
     n = max(len(days), 1)
     slot = (right - left) / n
     bar = slot * 0.6

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import polars as pl
 
-from alerts.chart import WeekChart, week_chart
+from alerts.chart import WeekChart, nice_max, week_chart
 from alerts.status import alert_rows
 from flows.settings import Settings
 from flows.warehouse import Warehouse, read_sql
@@ -261,16 +261,6 @@ def _tile(
     )
 
 
-def _nice_max(value: float) -> float:
-    if value <= 0:
-        return 1.0
-    exponent = 10 ** math.floor(math.log10(value))
-    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if step * exponent >= value:
-            return step * exponent
-    return 10 * exponent
-
-
 def _segments(xy: list[tuple[float, float] | None]) -> list[str]:
     """Polyline point lists, broken wherever a value is missing."""
     lines: list[str] = []
@@ -300,7 +290,7 @@ def _chart(
     kind = _TILES[key][0]
     now = [_measure(by_hour.get(h), key) for h in slots]
     before = [_measure(by_hour.get(_day_earlier(h, fmt.tz)), key) for h in slots]
-    top_value = _nice_max(max([v for v in now + before if v is not None], default=0.0))
+    top_value = nice_max(max([v for v in now + before if v is not None], default=0.0))
     n = len(slots)
     step = (right - left) / (n - 1) if n > 1 else right - left
 
