@@ -27,6 +27,8 @@ from transforms.time import HOUR
 __all__ = ["DIMENSIONS", "Chunk", "StagedChunk", "extract_chunk", "hour_starts", "plan_chunks"]
 
 DIMENSIONS = ("products", "promotions")
+# a backfill longer than this reads each chunk through the source's bulk path, where it has one
+BULK_AFTER = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Chunk:
     start: datetime
     end: datetime
     first: bool = False  # the range's first chunk pulls dimensions from the beginning
+    bulk: bool = False  # part of a range longer than a day: read through a bulk path if any
 
     @property
     def key(self) -> str:
@@ -84,7 +87,7 @@ def plan_chunks(start: datetime, end: datetime, tz: ZoneInfo, chunk_hours: int) 
         else:
             nxt = at + timedelta(hours=chunk_hours)
         nxt = min(nxt, end)
-        chunks.append(Chunk(at, nxt, first=not chunks))
+        chunks.append(Chunk(at, nxt, first=not chunks, bulk=end - start > BULK_AFTER))
         at = nxt
     return chunks
 
@@ -123,7 +126,9 @@ def extract_chunk(settings: Settings, chunk: Chunk, staging: Path) -> StagedChun
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     staged = StagedChunk(chunk)
-    source = make_source(settings.source)
+    # every window of a long backfill goes the bulk way (Shopify's bulk operations)
+    bulk = {"bulk_after_hours": 0} if chunk.bulk else {}
+    source = make_source(settings.source.model_copy(update=bulk))
     try:
         # a private in-memory DuckDB with the warehouse schema: land and stage need raw.records
         with Warehouse(":memory:") as scratch:

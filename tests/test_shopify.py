@@ -3,6 +3,7 @@ bulk paths agree, the KPIs equal the export source's, throttling, scopes and the
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from flows.pipeline import Window, load_dataset, run_hour
+from flows.rebuild import BackfillRequest, plain_backfill
 from flows.settings import Settings, parse_settings
 from flows.warehouse import Warehouse
 from simulator import ShopSpec, Simulator
@@ -242,3 +244,25 @@ def test_check_source_names_the_missing_scopes(sim: Simulator, tmp_path: Path) -
     assert '"missing_scopes": [\n    "read_discounts",\n    "read_reports"\n  ]' in result.output
     assert "read_discounts, read_reports" in str(result.exception)
     assert TOKEN not in result.output and TOKEN not in str(result.exception)
+
+
+def test_a_backfill_longer_than_a_day_reads_each_chunk_through_a_bulk_operation(
+    store: ShopifyServer, tmp_path: Path
+) -> None:
+    end = SPEC.end.astimezone(UTC) - timedelta(hours=5)
+    store.emulator.set_now(end)
+    days = [end - timedelta(days=d) for d in (3, 2, 1, 0)]
+
+    def backfill(path: Path, start: datetime, stop: datetime) -> int:
+        """Operations the store ran for the backfill of [start, stop)."""
+        settings = shop_settings(path, source_settings(store.base_url))
+        before = len(store.emulator._bulk)
+        plain_backfill(settings, BackfillRequest(start, stop, "off", 24, False), workers=2)
+        return len(store.emulator._bulk) - before
+
+    bulk, paged = tmp_path / "bulk.duckdb", tmp_path / "paged.duckdb"
+    assert backfill(bulk, days[0], days[-1]) == 4  # a chunk a local day, each one bulk query
+    for start, stop in itertools.pairwise(days):  # a day or less at a time pages
+        assert backfill(paged, start, stop) == 0
+    orders = "select * from core.orders order by order_id, sku_id"
+    assert rows(bulk, orders) == rows(paged, orders) != []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,34 @@ def run_bulk_query(
     timeout_seconds: float = 3600.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Path:
-    """Run one bulk query to completion and stream its JSONL result into `target`."""
+    """Run one bulk query to completion and stream its JSONL result into `target`, within the
+    shop's limit of bulk queries at a time (threads of one process share it)."""
+    with _slots(client):
+        return _run(client, text, target, dataset, poll_seconds, timeout_seconds, sleep)
+
+
+# API 2026-01 and later run up to five bulk queries at a time per shop and app, earlier ones one
+# (https://shopify.dev/api/usage/bulk-operations/queries); a backfill's chunk threads wait here
+_limits: dict[str, threading.BoundedSemaphore] = {}
+_limits_lock = threading.Lock()
+
+
+def _slots(client: GraphQLClient) -> threading.BoundedSemaphore:
+    version = client.settings.api_version
+    allowed = 5 if version >= "2026-01" else 1  # "unstable" sorts after every dated version
+    with _limits_lock:
+        return _limits.setdefault(client.name, threading.BoundedSemaphore(allowed))
+
+
+def _run(
+    client: GraphQLClient,
+    text: str,
+    target: Path,
+    dataset: str,
+    poll_seconds: float,
+    timeout_seconds: float,
+    sleep: Callable[[float], None],
+) -> Path:
     data = client.query(queries.BULK_RUN, {"query": text}, dataset=dataset, cost=10)
     run = data["bulkOperationRunQuery"]
     if run.get("userErrors"):
