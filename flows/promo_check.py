@@ -12,7 +12,8 @@ from flows.errors import RegistrationSheetError
 from flows.images import ImageUnreadableError, find_qr_codes, load_image
 from flows.settings import Settings
 from flows.warehouse import Warehouse, read_sql
-from transforms.promo_check import SHEET_COLUMNS, registration_checks
+from transforms.promo_check import SHEET_COLUMNS, registration_checks, registration_of
+from transforms.rules import promo_audit
 from transforms.rules.base import utc
 from transforms.stockout import available_stock
 
@@ -117,7 +118,13 @@ def check_sheet(settings: Settings, path: Path, at: datetime | None = None) -> p
     sheet = look_at_images(read_sheet(path), path.parent)
     with Warehouse(settings.warehouse.path, read_only=True) as wh:
         data = _inputs(wh, _as_of(wh, at))
-    return registration_checks(sheet, *data)
+    return registration_checks(sheet, *data, price_floor_ratio=_floor(settings))
+
+
+def _floor(settings: Settings) -> float | None:
+    """The configured price floor (`rules.promo_audit.price_floor_ratio`), if any."""
+    rule: promo_audit.PromoAuditSettings = settings.rules.of(promo_audit.ALERTNAME)
+    return rule.price_floor_ratio
 
 
 def check_promotion(settings: Settings, promo_id: str, at: datetime | None = None) -> pl.DataFrame:
@@ -128,13 +135,6 @@ def check_promotion(settings: Settings, promo_id: str, at: datetime | None = Non
         items = wh.frame(read_sql("reads/rules_promotion_items"), {"promo_ids": [promo_id]})
     if items.is_empty():
         raise RegistrationSheetError(f"promotion {promo_id} has no items in the warehouse")
-    sheet = items.select(
-        pl.col("sku_id"),
-        campaign_price=pl.col("promo_price"),
-        postage=pl.lit(None, dtype=pl.Float64),
-        committed_stock=pl.col("stock_commitment").fill_null(0).cast(pl.Int64),
-        main_image=pl.lit(None, dtype=pl.String),
-        qr=pl.lit(None, dtype=pl.Boolean),
-        image_error=pl.lit(None, dtype=pl.String),
+    return registration_checks(
+        registration_of(items), *data, promo_id=promo_id, price_floor_ratio=_floor(settings)
     )
-    return registration_checks(sheet, *data, promo_id=promo_id)

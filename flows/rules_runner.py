@@ -34,6 +34,7 @@ from transforms.rules import (
     evaluate_thresholds,
     low_stock_promo,
 )
+from transforms.rules.base import running as running_promotions
 from transforms.rules.base import utc
 from transforms.stockout import available_stock
 from transforms.time import HOUR
@@ -118,7 +119,7 @@ def _current_measures(read: Reader, h: Hour, promotions: pl.DataFrame) -> dict[s
     orders = utc(read("rules_orders_asof", params), "created_at", "paid_at", "updated_at")
     traffic = utc(read("traffic_in_span", {"start": h.start, "end": h.end}), "hour")
     hours = pl.Series("hour", [h.start], dtype=pl.Datetime("us", "UTC"))
-    running = promotions.filter((pl.col("starts_at") < h.end) & (pl.col("ends_at") > h.start))
+    running = running_promotions(promotions, h)
     in_promo = bool(running.height)
     promo_state = "+".join(sorted(set(running.get_column("kind").to_list())))
     frames = {}

@@ -2,7 +2,8 @@
 
 It answers the calls shoppulse's Shopify source makes, in the documented shapes, from the
 same seeded shop the export API serves: orders (with line items, refunds, transactions and
-the customer journey), products and variants, inventory levels, discounts, a ShopifyQL
+the customer journey), the orders' fulfillment orders, fulfillments and returns (the
+shipments dataset), products and variants, inventory levels, discounts, a ShopifyQL
 `sessions` table, access scopes, and bulk operations whose JSONL result is downloaded from a
 URL. It checks `X-Shopify-Access-Token`, keeps a leaky cost bucket per store and answers
 `THROTTLED` when a query asks for more than the bucket holds. It is not a GraphQL engine:
@@ -36,6 +37,7 @@ from simulator.simulation import Simulator
 
 __all__ = [
     "ALL_SCOPES",
+    "SHOPIFY_REASONS",
     "ShopifyEmulator",
     "ShopifyServer",
     "create_shopify_app",
@@ -43,7 +45,8 @@ __all__ = [
 ]
 
 ALL_SCOPES = ("read_orders", "read_all_orders", "read_products", "read_inventory",
-              "read_discounts", "read_reports")  # fmt: skip
+              "read_discounts", "read_reports", "read_merchant_managed_fulfillment_orders",
+              "read_returns")  # fmt: skip
 ROOTS = re.compile(
     r"\b(bulkOperationRunQuery|bulkOperation|currentAppInstallation|shopifyqlQuery|"
     r"discountNodes|productVariants|products|orders)\s*[({]"
@@ -55,9 +58,27 @@ SCOPE_OF = {
     "productVariants": "read_inventory",
     "discountNodes": "read_discounts",
     "shopifyqlQuery": "read_reports",
+    "shipments": "read_returns",
+}
+# the orders query that selects fulfillment orders and returns is the shipments dataset's
+_SHIPMENTS = re.compile(r"\bfulfillmentOrders\s*\(")
+# the simulator's return reasons as a Shopify ReturnReason (and note)
+SHOPIFY_REASONS = {
+    "size_fit": ("SIZE_TOO_SMALL", None),
+    "quality": ("DEFECTIVE", None),
+    "damaged": ("DEFECTIVE", None),
+    "not_as_described": ("NOT_AS_DESCRIBED", None),
+    "wrong_address": ("OTHER", "Wrong address"),
+    "other": ("OTHER", None),
 }
 # requested cost of one node of each root, as the source's selections add up
-NODE_COST = {"orders": 140, "products": 52, "productVariants": 36, "discountNodes": 210}
+NODE_COST = {
+    "orders": 140,
+    "shipments": 40,
+    "products": 52,
+    "productVariants": 36,
+    "discountNodes": 210,
+}
 _SINCE = re.compile(r"updated_at:>='([^']+)'")
 _UNTIL = re.compile(r"updated_at:<'([^']+)'")
 _QL_SINCE = re.compile(r"\bSINCE\s+(\S+)")
@@ -173,6 +194,8 @@ class ShopifyEmulator:
         if found is None:
             return {"errors": [{"message": "Field is not supported by the simulated store"}]}
         root = found.group(1)
+        if root == "orders" and _SHIPMENTS.search(query):
+            root = "shipments"
         scope = SCOPE_OF.get(root)
         if scope is not None and scope not in self.scopes:
             return {
@@ -240,7 +263,7 @@ class ShopifyEmulator:
         more = offset + first < len(nodes)
         cursor = base64.b64encode(str(offset + len(page)).encode()).decode()
         conn = {"pageInfo": {"hasNextPage": more, "endCursor": cursor}, "nodes": page}
-        return {root: conn}, len(page)
+        return {"orders" if root == "shipments" else root: conn}, len(page)
 
     def _window(self, key: tuple[str, ...]) -> list[dict[str, Any]]:
         with self._lock:
@@ -250,6 +273,7 @@ class ShopifyEmulator:
         root, query = key[0], key[1]
         build = {
             "orders": self.orders,
+            "shipments": self.shipments,
             "products": self.products,
             "productVariants": lambda q: self.variants(),
             "discountNodes": lambda q: self.discounts(),
@@ -363,6 +387,55 @@ class ShopifyEmulator:
                 for k, (at, refund_lines) in enumerate(sorted(refunds.items()))
             ],
             "lineItems": {"nodes": items},
+        }
+
+    def shipments(self, query: str) -> list[dict[str, Any]]:
+        """Orders whose shipment changed in the query's updated_at range, as they stand at its
+        end: one fulfillment order due at the promise, a fulfillment when shipped, a return."""
+        since, until = self._bounds(query)
+        start = None if since is None else datetime.fromtimestamp(since, UTC)
+        latest: dict[str, dict[str, Any]] = {}
+        for record in self.sim.records("shipments", start, datetime.fromtimestamp(until, UTC)):
+            try:
+                promised = _z(_ts(record["promised_ship_by"]))
+                updated = _z(_ts(record["updated_at"]))
+            except (KeyError, TypeError, ValueError):
+                continue  # the export's injected dirt: a typed platform could not hold it
+            latest[str(record["order_id"])] = dict(
+                record, promised_ship_by=promised, updated_at=updated
+            )
+        return [self._shipment(r) for r in sorted(latest.values(), key=lambda r: r["updated_at"])]
+
+    @staticmethod
+    def _shipment(record: dict[str, Any]) -> dict[str, Any]:
+        shipped, returned = record.get("shipped_at"), record.get("returned_at")
+        returns = []
+        if returned:
+            reason, note = SHOPIFY_REASONS.get(str(record.get("return_reason")), ("UNKNOWN", None))
+            returns.append(
+                {
+                    "createdAt": _z(_ts(returned)),
+                    "status": "OPEN",
+                    "returnLineItems": {
+                        "nodes": [{"returnReason": reason, "returnReasonNote": note}]
+                    },
+                }
+            )
+        return {
+            "name": f"#{record['order_id']}",
+            "updatedAt": record["updated_at"],
+            "fulfillmentOrders": {
+                "nodes": [
+                    {
+                        "fulfillBy": record["promised_ship_by"],
+                        "status": "CLOSED" if shipped else "OPEN",
+                    }
+                ]
+            },
+            "fulfillments": [{"createdAt": _z(_ts(shipped)), "status": "SUCCESS"}]
+            if shipped
+            else [],
+            "returns": {"nodes": returns},
         }
 
     # -- bulk operations ------------------------------------------------------------------

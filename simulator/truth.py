@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from simulator.incidents import Incident
-from simulator.promotions import publication
+from simulator.promotions import Promotion, publication
 from simulator.service import ORIGINS
 from simulator.timeline import SOURCES
 
@@ -199,53 +200,95 @@ def _stock(sim: Simulator) -> list[Incident]:
     return out
 
 
-def _lowest_at(sim: Simulator, sku: int, ts: int) -> int | None:
-    low: int | None = None
-    best = None
+# the rules see promotions starting within low_stock_promo's lookahead (24 h) + 1 h
+AUDIT_LOOKAHEAD_HOURS = 25
+
+
+def _lows(sim: Simulator) -> dict[int, tuple[list[int], list[int | None]]]:
+    """Per SKU, its product versions' publication times and 90-day lows, in time order."""
+    by_sku: dict[int, list[tuple[int, int | None]]] = {}
     for v in sim.product_versions:
-        if v.sku == sku and v.updated_ts <= ts and (best is None or v.updated_ts >= best):
-            best, low = v.updated_ts, v.lowest_cents
-    return low
+        by_sku.setdefault(v.sku, []).append((v.updated_ts, v.lowest_cents))
+    out: dict[int, tuple[list[int], list[int | None]]] = {}
+    for sku, versions in by_sku.items():
+        versions.sort(key=lambda tv: tv[0])
+        out[sku] = ([t for t, _ in versions], [low for _, low in versions])
+    return out
+
+
+def _low_before(
+    lows: dict[int, tuple[list[int], list[int | None]]], sku: int, ts: int
+) -> int | None:
+    """The SKU's 90-day low as published before `ts` (None when none is known)."""
+    times, values = lows.get(sku, ([], []))
+    i = bisect.bisect_left(times, ts)
+    return values[i - 1] if i else None
+
+
+def _broken(v: Promotion) -> bool:
+    """A full reduction whose threshold or discount is missing, or whose discount is not
+    under its threshold."""
+    t, d = v.threshold_cents, v.discount_cents
+    return v.kind == "full_reduction" and (t is None or d is None or t <= 0 or d <= 0 or d >= t)
 
 
 def _audit(sim: Simulator) -> list[Incident]:
-    """Promotion settings that will hurt, from the hour they are published."""
+    """The registration checklist failing on a registered promotion, per promotion, from the
+    hour the audit can see it: a promo price under the 90-day low, committed stock above
+    what is available less the overlapping promotions' commitments (before it starts), a
+    full reduction with an inconsistent threshold, or one that stacks a price under the
+    90-day low."""
     tl, clock, hours = sim.timeline, sim.clock, sim.clock.hours
-    flagged: dict[tuple[str, str | None], dict[int, set[str]]] = {}
-
-    def flag(pid: str, sku: int | None, hs: range, reason: str) -> None:
-        key = (pid, None if sku is None else sim.catalog.sku_ids[sku])
-        for h in hs:
-            flagged.setdefault(key, {}).setdefault(h, set()).add(reason)
-
+    lows = _lows(sim)
+    live: list[list[Promotion]] = [[] for _ in range(hours)]
     for v, _, until in publication(sim.promotions, clock):
-        seen = max(0, clock.hour_of(v.updated_ts))
-        stop = min(until, v.end_h, hours)
-        if seen >= stop:
-            continue
-        if v.kind == "full_reduction" and v.threshold_cents is not None:
-            if (v.discount_cents or 0) >= v.threshold_cents:
-                flag(v.promo_id, None, range(seen, stop), "threshold_inconsistent")
-            continue
-        for item in v.items:
-            low = _lowest_at(sim, item.sku, v.updated_ts)
-            if low is not None and item.price_cents < low:
-                flag(v.promo_id, item.sku, range(seen, stop), "price_below_90d_low")
-            over = [
-                h
-                for h in range(seen, min(until, v.start_h, hours))
-                if item.commitment > tl.on_hand[h, item.sku] - tl.reserved[h, item.sku]
-            ]
-            for h in over:
-                flagged.setdefault((v.promo_id, sim.catalog.sku_ids[item.sku]), {}).setdefault(
-                    h, set()
-                ).add("commitment_over_stock")
+        for h in range(max(0, clock.hour_of(v.updated_ts)), min(until, v.end_h, hours)):
+            if v.start_h <= h + AUDIT_LOOKAHEAD_HOURS:
+                live[h].append(v)
+    flagged: dict[str, dict[int, set[str]]] = {}
+    for h, versions in enumerate(live):
+        as_of = int(clock.starts[h + 1])
+        for v in versions:
+            overlapping = [o for o in versions if o.start_h < v.end_h and o.end_h > v.start_h]
+            found: set[str] = set()
+            if _broken(v):
+                found.add("*:full_reduction")
+            for item in v.items:
+                sku_id = sim.catalog.sku_ids[item.sku]
+                low = _low_before(lows, item.sku, as_of)
+                if low is not None and item.price_cents < low:
+                    found.add(f"{sku_id}:price_90d_low")
+                if h < v.start_h:
+                    elsewhere = sum(
+                        i.commitment
+                        for o in overlapping
+                        if o.promo_id != v.promo_id
+                        for i in o.items
+                        if i.sku == item.sku
+                    )
+                    free = tl.on_hand[h, item.sku] - tl.reserved[h, item.sku] - elsewhere
+                    if item.commitment > free:
+                        found.add(f"{sku_id}:committed_stock")
+                for f in overlapping:
+                    if f.kind != "full_reduction" or _broken(f) or low is None:
+                        continue
+                    t, d = f.threshold_cents or 0, f.discount_cents or 0
+                    if any(i.sku == item.sku for i in f.items) and (
+                        item.price_cents >= t and item.price_cents - d < low
+                    ):
+                        found.add(f"{sku_id}:full_reduction")
+            if found:
+                flagged.setdefault(v.promo_id, {})[h] = found
     out = []
-    for (pid, sku_id), by_hour in flagged.items():
-        labels = {"promo_id": pid} if sku_id is None else {"promo_id": pid, "sku_id": sku_id}
+    for pid, by_hour in flagged.items():
         for a, b in _runs(by_hour):
-            reasons = sorted(set().union(*(by_hour[h] for h in range(a, b))))
-            out.append(_incident(sim, "promo_audit", labels, a, b, reasons=reasons))
+            failed = sorted(set().union(*(by_hour[h] for h in range(a, b))))
+            reasons = sorted({f.split(":", 1)[1] for f in failed})
+            out.append(
+                _incident(
+                    sim, "promo_audit", {"promo_id": pid}, a, b, reasons=reasons, failed=failed
+                )
+            )
     return out
 
 

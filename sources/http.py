@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import random
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ import orjson
 
 from sources.base import ALL_DATASETS, JsonPage
 from sources.errors import ExportFatalError, ExportTransientError
+from sources.retry import Retry, with_retries
 from sources.settings import SourceSettings
 
 __all__ = ["HttpSource"]
@@ -114,58 +114,53 @@ class HttpSource:
 
     def _get(self, dataset: str, params: dict[str, str | int]) -> bytes:
         path = f"/v1/exports/{dataset}"
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            wait: float | None = None
+
+        def attempt() -> bytes | Retry:
             try:
                 response = self._client.get(path, params=params)
             except httpx.TransportError as exc:
-                problem = f"{type(exc).__name__}"
-            else:
-                status = response.status_code
-                if status == 200:
-                    return response.content
-                if status == 401 or status == 403:
-                    raise ExportFatalError(
-                        f"{self.name}: export {dataset} refused with HTTP {status}:"
-                        " the token was not accepted (check source.token)",
-                        dataset=dataset,
-                        source=self.name,
-                    )
-                if status == 404:
-                    raise ExportFatalError(
-                        f"{self.name}: export {dataset} not found (HTTP 404):"
-                        " the backend does not serve this dataset",
-                        dataset=dataset,
-                        source=self.name,
-                    )
-                if status == 429 or status >= 500:
-                    problem = f"HTTP {status}"
-                    wait = _retry_after(response)
-                else:
-                    detail = response.text[:200]
-                    with contextlib.suppress(ValueError, AttributeError):
-                        detail = str(response.json().get("error", detail))
-                    raise ExportFatalError(
-                        f"{self.name}: export {dataset} rejected with HTTP {status}: {detail}",
-                        dataset=dataset,
-                        source=self.name,
-                    )
-            elapsed = time.monotonic() - started
-            if wait is None:
-                wait = random.uniform(0, min(30.0, 0.5 * 2 ** (attempt - 1)))
-            if attempt >= self.settings.max_attempts or (
-                elapsed + wait > self.settings.max_retry_seconds
-            ):
-                raise ExportTransientError(
-                    f"{self.name}: export {dataset} failed after {attempt} attempts"
-                    f" in {elapsed:.1f}s, last: {problem}",
+                return Retry(f"{type(exc).__name__}")
+            status = response.status_code
+            if status == 200:
+                return response.content
+            if status == 401 or status == 403:
+                raise ExportFatalError(
+                    f"{self.name}: export {dataset} refused with HTTP {status}:"
+                    " the token was not accepted (check source.token)",
                     dataset=dataset,
                     source=self.name,
                 )
+            if status == 404:
+                raise ExportFatalError(
+                    f"{self.name}: export {dataset} not found (HTTP 404):"
+                    " the backend does not serve this dataset",
+                    dataset=dataset,
+                    source=self.name,
+                )
+            if status == 429 or status >= 500:
+                return Retry(f"HTTP {status}", _retry_after(response))
+            detail = response.text[:200]
+            with contextlib.suppress(ValueError, AttributeError):
+                detail = str(response.json().get("error", detail))
+            raise ExportFatalError(
+                f"{self.name}: export {dataset} rejected with HTTP {status}: {detail}",
+                dataset=dataset,
+                source=self.name,
+            )
+
+        def failure(attempts: int, elapsed: float, problem: str) -> Exception:
+            return ExportTransientError(
+                f"{self.name}: export {dataset} failed after {attempts} attempts"
+                f" in {elapsed:.1f}s, last: {problem}",
+                dataset=dataset,
+                source=self.name,
+            )
+
+        def retrying(problem: str, wait: float) -> None:
             self.retries += 1
             if self._on_retry is not None:
                 self._on_retry(dataset, problem, wait)
-            self._sleep(wait)
+
+        return with_retries(
+            attempt, self.settings, sleep=self._sleep, failure=failure, on_retry=retrying
+        )

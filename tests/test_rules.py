@@ -18,6 +18,8 @@ from transforms.conversion import (
 )
 from transforms.gaps import data_gap, empty_hours, expected_volume, failed_hours
 from transforms.promo_audit import promo_audit
+from transforms.promo_check import registration_checks, registration_of
+from transforms.rules import promo_audit as audit_rule
 from transforms.stats import effective_rho, lower_tail, moment_rho, upper_tail
 from transforms.stockout import available_stock, low_stock_promo, promo_sales
 from transforms.thresholds import Threshold, threshold_breaches
@@ -505,25 +507,25 @@ def test_empty_hours_are_hours_without_rows_where_there_usually_are_many() -> No
 # -- promo_audit ---------------------------------------------------------------------------------
 
 
-def test_promo_audit_findings() -> None:
+def audit_inputs() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     promotions = pl.DataFrame(
         {
-            "promo_id": ["D1", "FR1", "FR2"],
-            "name": ["discount", "full reduction", "ok reduction"],
-            "kind": ["discount", "full_reduction", "full_reduction"],
-            "starts_at": [AS_OF + 5 * HOUR, AS_OF - HOUR, AS_OF - HOUR],
-            "ends_at": [AS_OF + 29 * HOUR, AS_OF + 9 * HOUR, AS_OF + 9 * HOUR],
-            "threshold_amount": [None, 30.0, 300.0],
-            "discount_amount": [None, 50.0, 30.0],
+            "promo_id": ["D1", "D2", "FR1"],
+            "name": ["discount", "other discount", "full reduction"],
+            "kind": ["discount", "discount", "full_reduction"],
+            "starts_at": [AS_OF + 5 * HOUR, AS_OF + 2 * HOUR, AS_OF - HOUR],
+            "ends_at": [AS_OF + 29 * HOUR, AS_OF + 20 * HOUR, AS_OF + 9 * HOUR],
+            "threshold_amount": [None, None, 30.0],
+            "discount_amount": [None, None, 50.0],
         },
         schema_overrides={"starts_at": TS, "ends_at": TS},
     )
     items = pl.DataFrame(
         {
-            "promo_id": ["D1", "D1", "D1", "FR1"],
-            "sku_id": ["A", "B", "C", "A"],
-            "promo_price": [79.0, 95.0, 60.0, 10.0],
-            "stock_commitment": [50, 500, 10, 0],
+            "promo_id": ["D1", "D1", "D1", "D2", "FR1"],
+            "sku_id": ["A", "B", "C", "B", "A"],
+            "promo_price": [79.0, 95.0, 60.0, 99.0, 120.0],
+            "stock_commitment": [5, 50, 10, 80, 0],
         }
     )
     products = pl.DataFrame(
@@ -534,17 +536,72 @@ def test_promo_audit_findings() -> None:
         }
     )
     stock = pl.DataFrame({"sku_id": ["A", "B", "C"], "available": [200, 120, 40]})
+    return promotions, items, products, stock
+
+
+def test_promo_audit_runs_the_registration_checklist_per_sku() -> None:
+    promotions, items, products, stock = audit_inputs()
     found = promo_audit(promotions, items, products, stock, AS_OF, price_floor_ratio=0.65)
-    got = {(r["promo_id"], r["sku_id"]): r["reasons"] for r in found.to_dicts()}
-    assert got == {
-        ("D1", "A"): ["price_below_90d_low"],
-        ("D1", "B"): ["commitment_over_stock"],
-        ("D1", "C"): ["price_below_floor"],
-        ("FR1", None): ["threshold_inconsistent"],
+    assert found.select("promo_id", "sku_id", "check").rows() == [
+        ("D1", "A", "price_90d_low"),
+        # 120 available, 80 of them committed to D2 (whose time overlaps): 40 free for 50
+        ("D1", "B", "committed_stock"),
+        ("D1", "C", "price_floor"),  # 60 under 65% of 100
+        ("D2", "B", "committed_stock"),  # 120 less D1's 50: 70 free for 80
+        ("FR1", "A", "full_reduction"),
+    ]
+    detail = {
+        (p, s, c): d for p, s, c, d in found.select("promo_id", "sku_id", "check", "detail").rows()
     }
-    # once the promotion runs, its stock is low_stock_promo's business
+    assert "40 free" in detail[("D1", "B", "committed_stock")]
+    assert "discount 50.00 >= threshold 30.00" in detail[("FR1", "A", "full_reduction")]
+    # the same function as `shoppulse promo check --promotion D1`
+    registration = registration_checks(
+        registration_of(items.filter(pl.col("promo_id") == "D1")),
+        products,
+        stock,
+        promotions,
+        items,
+        promo_id="D1",
+        price_floor_ratio=0.65,
+    ).filter(pl.col("status") == "fail")
+    audited = found.filter(pl.col("promo_id") == "D1").select("sku_id", "check", "detail").rows()
+    # the command also names FR1's wrong threshold over A; the audit says it once, on FR1
+    assert registration.select("sku_id", "check", "detail").sort("sku_id", "check").rows() == [
+        ("A", "full_reduction", "FR1: discount 50.00 >= threshold 30.00"),
+        *audited,
+    ]
+    # once a promotion runs, its stock is low_stock_promo's business; an ended one is quiet
     later = promo_audit(promotions, items, products, stock, AS_OF + 6 * HOUR)
-    assert ("D1", "B") not in {(r["promo_id"], r["sku_id"]) for r in later.to_dicts()}
+    assert later.select("promo_id", "sku_id", "check").rows() == [
+        ("D1", "A", "price_90d_low"),
+        ("FR1", "A", "full_reduction"),
+    ]
+    assert promo_audit(promotions, items, products, stock, AS_OF + 10 * HOUR).select(
+        "promo_id", "sku_id", "check"
+    ).rows() == [("D1", "A", "price_90d_low")]
+
+
+def test_promo_audit_alert_names_each_failing_sku_and_check() -> None:
+    promotions, items, products, stock = audit_inputs()
+    found = promo_audit(promotions, items, products, stock, AS_OF, price_floor_ratio=0.65)
+    alerts = {
+        a.labels["promo_id"]: a
+        for a in (
+            audit_rule._candidate(pid, rows, locale="en")
+            for (pid,), rows in found.group_by("promo_id", maintain_order=True)
+        )
+    }
+    assert set(alerts) == {"D1", "D2", "FR1"}
+    d1 = alerts["D1"]
+    assert d1.labels == {"promo_id": "D1"} and d1.severity == "warning"
+    assert d1.annotations["failed_checks"] == "A: price_90d_low; B: committed_stock; C: price_floor"
+    assert d1.annotations["summary"].startswith("Promotion D1: 3 SKU(s) fail the checklist")
+    assert "B committed_stock: commits 50" in d1.annotations["root_cause"]
+    assert alerts["FR1"].severity == "critical"
+    assert alerts["FR1"].annotations["failed_checks"] == "A: full_reduction"
+    zh = audit_rule._candidate("D1", found.filter(pl.col("promo_id") == "D1"), locale="zh-CN")
+    assert "承诺库存" in zh.annotations["summary"]
 
 
 # -- thresholds ----------------------------------------------------------------------------------

@@ -187,11 +187,12 @@ def test_late_shipping_warns_of_orders_at_risk_and_ignores_a_few_stragglers() ->
     assert find_late(shipments([-2] * 100 + [8] * 40, [True] * 100 + [False] * 40)) is None
 
 
-def returns(reasons: dict[str, tuple[int, int]]) -> pl.DataFrame:
-    """Per reason: (returns spread over the 14 baseline days, returns in the last 24 h)."""
+def returns(reasons: dict[str, tuple[int, int]], days: int = 14) -> pl.DataFrame:
+    """Per reason: (returns spread over the last `days` baseline days, returns in the last
+    24 h)."""
     rows = []
     for reason, (before, recent) in reasons.items():
-        rows += [(END - 24 * H - (i % 14 + 0.5) * 24 * H, reason) for i in range(before)]
+        rows += [(END - 24 * H - (i % days + 0.5) * 24 * H, reason) for i in range(before)]
         rows += [(END - (i % 20 + 0.5) * H, reason) for i in range(recent)]
     return pl.DataFrame(
         rows, schema={"returned_at": TS, "reason": pl.String}, orient="row"
@@ -201,7 +202,7 @@ def returns(reasons: dict[str, tuple[int, int]]) -> pl.DataFrame:
 def test_return_spike_of_one_reason_against_its_baseline() -> None:
     frame = returns({"wrong_address": (14, 25), "size_fit": (140, 12)})
     found = return_spike.return_spike(
-        frame, END, baseline_days=14, min_returns=10, min_ratio=3, alpha=0.001
+        frame, END, baseline_days=14, min_returns=10, min_ratio=3, alpha=0.001, min_baseline_days=7
     )
     assert found.get_column("reason").to_list() == ["wrong_address"]
     row = found.row(0, named=True)
@@ -213,12 +214,28 @@ def test_return_spike_of_one_reason_against_its_baseline() -> None:
 def test_return_spike_needs_volume_and_a_real_rise() -> None:
     few = returns({"damaged": (0, 6)})
     assert return_spike.return_spike(
-        few, END, baseline_days=14, min_returns=10, min_ratio=3, alpha=0.001
+        few, END, baseline_days=14, min_returns=10, min_ratio=3, alpha=0.001, min_baseline_days=7
     ).is_empty()
     steady = returns({"size_fit": (280, 24)})
     assert return_spike.return_spike(
-        steady, END, baseline_days=14, min_returns=10, min_ratio=3, alpha=0.001
+        steady, END, baseline_days=14, min_returns=10, min_ratio=3, alpha=0.001, min_baseline_days=7
     ).is_empty()
+
+
+def test_return_spike_waits_for_enough_history_and_averages_over_the_days_it_has() -> None:
+    def find(frame: pl.DataFrame) -> list[str]:
+        return return_spike.return_spike(
+            frame, END, baseline_days=14, min_returns=10, min_ratio=3, alpha=0.001,
+            min_baseline_days=7,
+        ).get_column("reason").to_list()  # fmt: skip
+
+    # four days of returns at 3 a day, then 12: over 14 days that read as 0.9 a day
+    assert find(returns({"size_fit": (12, 12)}, days=4)) == []
+    # nine days at 3 a day, then 10: 3.3x of 3 a day is not sure enough (1.9 a day over 14
+    # days would have been a 5x rise)
+    assert find(returns({"size_fit": (27, 10)}, days=9)) == []
+    # nine days of history are enough to judge a real rise
+    assert find(returns({"size_fit": (27, 25)}, days=9)) == ["size_fit"]
 
 
 # -- the runner over a warehouse loaded from the seller_day scenario ---------------------------

@@ -111,9 +111,9 @@ def test_kpis_equal_through_the_export_and_the_shopify_source(
         run_hour(wh, export, SimulatorSource(sim), until)
     with Warehouse(shop.warehouse.path) as wh, closing(make_source(shop.source)) as source:
         run = run_hour(wh, shop, source, until)
-    # Shopify has no search keywords, chats or reviews in its Admin API, nor shipments here
+    # Shopify has no search keywords, chats or reviews in its Admin API
     assert run.failures == {}
-    assert set(run.not_provided) == {"keywords", "service_chats", "reviews", "shipments"}
+    assert set(run.not_provided) == {"keywords", "service_chats", "reviews"}
     # Shopify has no favorites (wishlists): everything else of the hourly KPIs is equal
     for table, key in (("mart.kpi_hourly", "hour"), ("mart.kpi_hourly_by_source", "hour, source")):
         sql = f"select * exclude (favorites) from {table} order by {key}"
@@ -189,6 +189,88 @@ def test_products_promotions_and_inventory_map_onto_export_records(
     for r in reduction:
         assert r["threshold_amount"] > 0 and r["discount_amount"] > 0
     assert orjson.dumps(promos)
+
+
+def test_shipments_map_fulfillment_orders_fulfillments_and_returns() -> None:
+    # the seller_day scenario's wrong-address batch: returns of every reason around it
+    sim = Simulator("seller_day", 3, ShopSpec(skus=12, visitors_per_day=6000))
+    [batch] = [i for i in sim.truth() if i.alertname == "return_spike"]
+    since = batch.start.astimezone(UTC) - timedelta(days=1)
+    until = batch.end.astimezone(UTC) + timedelta(days=1)
+    with ShopifyServer(sim, token=TOKEN, **BIG) as server, closing(shopify(server.base_url)) as src:
+        server.emulator.set_now(until)
+        got = [r for p in src.pages("shipments", since, until) for r in _items(p)]
+    # the export's records of the window, each order's latest version (dirt left out)
+    expected: dict[str, dict[str, Any]] = {}
+    for r in sim.records("shipments", since, until):
+        try:
+            _utc(r["promised_ship_by"]), _utc(r["updated_at"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        expected[r["order_id"]] = r
+    assert len(got) == len(expected) > 100
+    assert sum(r["return_reason"] == "wrong_address" for r in got) > 5  # OTHER, by its note
+    assert len({r["return_reason"] for r in got}) >= 4
+    assert sum(r["shipped_at"] is None for r in got) > 5
+    reasons = {"damaged": "quality", "other": "other"}  # DEFECTIVE and OTHER without a note
+    for r in got:
+        e = expected[r["order_id"]]
+        # promised_ship_by ← FulfillmentOrder.fulfillBy; shipped_at ← Fulfillment.createdAt
+        assert _utc(r["promised_ship_by"]) == _utc(e["promised_ship_by"])
+        assert (r["shipped_at"] and _utc(r["shipped_at"])) == (
+            e["shipped_at"] and _utc(e["shipped_at"])
+        )
+        # returned_at ← Return.createdAt; return_reason ← ReturnLineItem.returnReason (note)
+        assert (r["returned_at"] and _utc(r["returned_at"])) == (
+            e["returned_at"] and _utc(e["returned_at"])
+        )
+        reason = e["return_reason"]
+        assert r["return_reason"] == (reasons.get(reason, reason) if reason else None)
+        assert _utc(r["updated_at"]) == _utc(e["updated_at"])
+        assert since <= _utc(r["updated_at"]) < until
+
+
+def test_return_reasons_map_onto_the_shared_reasons() -> None:
+    from sources.shopify.mapping import return_reason, shipment_records
+
+    assert return_reason("SIZE_TOO_LARGE", None) == "size_fit"
+    assert return_reason("DEFECTIVE", None) == "quality"
+    assert return_reason("OTHER", " Wrong  address ") == "wrong_address"
+    assert return_reason("OTHER", None) == "other"
+    assert return_reason("WRONG_ITEM", None) == "wrong_item"
+    node = {
+        "name": "#1001",
+        "updatedAt": "2026-11-11T10:00:00Z",
+        "fulfillmentOrders": {
+            "nodes": [
+                {"fulfillBy": "2026-11-12T10:00:00Z", "status": "CLOSED"},
+                {"fulfillBy": "2026-11-11T22:00:00Z", "status": "CLOSED"},
+            ]
+        },
+        "fulfillments": [
+            {"createdAt": "2026-11-11T09:00:00Z", "status": "CANCELLED"},
+            {"createdAt": "2026-11-11T12:00:00Z", "status": "SUCCESS"},
+        ],
+        "returns": {
+            "nodes": [
+                {"createdAt": "2026-11-13T09:00:00Z", "status": "DECLINED",
+                 "returnLineItems": {"nodes": [{"returnReason": "UNWANTED"}]}},
+                {"createdAt": "2026-11-14T09:00:00Z", "status": "OPEN",
+                 "returnLineItems": {"nodes": [{"returnReason": "NOT_AS_DESCRIBED"}]}},
+            ]
+        },
+    }  # fmt: skip
+    no_deadline = dict(node, name="#1002", fulfillmentOrders={"nodes": [{"fulfillBy": None}]})
+    assert shipment_records([node, no_deadline]) == [
+        {
+            "order_id": "1001",
+            "promised_ship_by": "2026-11-11T22:00:00Z",  # the earliest deadline
+            "shipped_at": "2026-11-11T12:00:00Z",  # a cancelled fulfillment shipped nothing
+            "returned_at": "2026-11-14T09:00:00Z",  # a declined return is no return
+            "return_reason": "not_as_described",
+            "updated_at": "2026-11-11T10:00:00Z",
+        }
+    ]
 
 
 def _items(page: Any) -> list[dict[str, Any]]:

@@ -319,8 +319,8 @@ def test_cancel_spike_raises_the_cancel_rate_in_its_window() -> None:
 def test_bad_promo_prices_under_the_90_day_low_and_overcommits() -> None:
     sim = sim_for("bad_promo")
     reasons = {r for i in sim.truth() for r in i.details.get("reasons", [])}
-    assert reasons >= {"price_below_90d_low", "commitment_over_stock"}
-    [cheap] = [i for i in sim.truth() if "price_below_90d_low" in i.details.get("reasons", [])]
+    assert reasons >= {"price_90d_low", "committed_stock"}
+    [cheap] = [i for i in sim.truth() if "price_90d_low" in i.details.get("reasons", [])]
     promo = next(
         p
         for p in sim.records("promotions", None, sim.spec.end)
@@ -328,7 +328,8 @@ def test_bad_promo_prices_under_the_90_day_low_and_overcommits() -> None:
     )
     published = datetime.fromisoformat(promo["updated_at"]) + timedelta(seconds=1)
     products = {p["sku_id"]: p for p in sim.records("products", None, published)}
-    item = next(i for i in promo["items"] if i["sku_id"] == cheap.labels["sku_id"])
+    [sku] = [f.split(":")[0] for f in cheap.details["failed"] if f.endswith(":price_90d_low")]
+    item = next(i for i in promo["items"] if i["sku_id"] == sku)
     assert item["promo_price"] < products[item["sku_id"]]["lowest_price_90d"]
 
 

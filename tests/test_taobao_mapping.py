@@ -151,3 +151,131 @@ def test_stock_is_read_only_for_the_current_hour() -> None:
     until = datetime(2026, 11, 11, 2, tzinfo=UTC)
     assert live_snapshot(until, until.replace(minute=5)) == until.replace(hour=1)
     assert live_snapshot(until, until.replace(day=12)) is None
+
+
+# -- reviews, shipments and returns ------------------------------------------------------------
+
+
+def rate(**over: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "tid": 2231958349,
+        "oid": 2231958350,
+        "role": "buyer",
+        "nick": "t***1",
+        "ouid": "AAHk5d-EAAeGwJedwSFu0XXX",
+        "result": "bad",
+        "created": "2026-11-12 20:15:00",
+        "content": "发错货了",
+        "reply": None,
+        "num_iid": 9,
+    }
+    record.update(over)
+    return record
+
+
+@pytest.mark.parametrize(("result", "rating"), [("good", 5), ("neutral", 3), ("bad", 1)])
+def test_a_rating_becomes_a_review_with_stars(result: str, rating: int) -> None:
+    from sources.taobao.reviews import review_records
+
+    [review] = review_records([rate(result=result)], {"9": "SKU1007"}, {})
+    assert review == {
+        "review_id": "2231958349-2231958350",
+        "order_id": "2231958349",
+        "sku_id": "SKU1007",
+        "buyer_id": "AAHk5d-EAAeGwJedwSFu0XXX",
+        "rating": rating,
+        "text": "发错货了",
+        "has_images": False,  # TradeRate has no pictures, IP or device
+        "ip_hash": None,
+        "created_at": "2026-11-12T20:15:00+08:00",
+        "replied_at": None,
+        "updated_at": "2026-11-12T20:15:00+08:00",
+        "rate_result": result,
+        "num_iid": 9,
+    }
+
+
+def test_a_reply_is_dated_when_first_seen_and_keeps_that_date(tmp_path: Any) -> None:
+    from sources.taobao.reviews import ReplyLog, replied_ids, review_records
+
+    log = ReplyLog(tmp_path / ".shoppulse")
+    replied = rate(reply="抱歉，已为您补发")
+    first = datetime(2026, 11, 12, 13, 59, 59, tzinfo=UTC)
+    stamps = log.stamp(replied_ids([replied, rate(oid=1)]), first)
+    assert stamps == {"2231958349-2231958350": first.isoformat()}
+    # a later read of the same rating keeps the first date
+    later = log.stamp(replied_ids([replied]), datetime(2026, 11, 13, 9, tzinfo=UTC))
+    assert later == stamps
+    [review] = review_records([replied], {}, later)
+    assert review["replied_at"] == review["updated_at"] == first.isoformat()
+    # an item with several SKUs (not in the single-SKU table) is named by the item
+    assert review["sku_id"] == "9:"
+
+
+def test_a_trade_with_a_promise_becomes_a_shipment_and_its_return_refund_joins_it() -> None:
+    from sources.taobao.shipments import pending_refunds, returns_of, shipment_records
+
+    shipped = {
+        "tid": 5,
+        "modified": "2026-11-15 10:00:00",
+        "consign_time": "2026-11-11 09:00:00",
+        "orders": [
+            {"oid": 51, "est_con_time": "2026-11-12 00:00:00",
+             "consign_time": "2026-11-11 09:00:00", "refund_id": 99,
+             "refund_status": "WAIT_SELLER_CONFIRM_GOODS"},
+            {"oid": 52, "est_con_time": "2026-11-11 12:00:00"},
+        ],
+    }  # fmt: skip
+    earlier = dict(shipped, modified="2026-11-11 09:00:00")  # before the buyer asked
+    no_promise = {"tid": 6, "modified": "2026-11-15 10:00:00", "orders": [{"oid": 61}]}
+    refunds = [
+        {"refund_id": 98, "tid": 5, "status": "SUCCESS", "created": "2026-11-13 08:00:00",
+         "reason": "不想要了", "has_good_return": False},  # refund only: no return
+        {"refund_id": 99, "tid": 5, "status": "WAIT_SELLER_CONFIRM_GOODS",
+         "created": "2026-11-14 08:00:00", "reason": "收货地址填写错误", "has_good_return": True},
+    ]  # fmt: skip
+    assert pending_refunds([shipped], {}) == ["99"]
+    known = returns_of(refunds)
+    assert pending_refunds([shipped], known) == []
+    assert shipment_records([shipped, earlier, no_promise], known) == [
+        {
+            "order_id": "5",
+            "promised_ship_by": "2026-11-11T12:00:00+08:00",  # the earliest sub-order promise
+            "shipped_at": "2026-11-11T09:00:00+08:00",
+            "returned_at": "2026-11-14T08:00:00+08:00",
+            "return_reason": "wrong_address",
+            "updated_at": "2026-11-15T10:00:00+08:00",
+            "refund_id": 99,
+            "top_reason": "收货地址填写错误",
+        },
+        {
+            "order_id": "5",
+            "promised_ship_by": "2026-11-11T12:00:00+08:00",
+            "shipped_at": "2026-11-11T09:00:00+08:00",
+            "returned_at": None,
+            "return_reason": None,
+            "updated_at": "2026-11-11T09:00:00+08:00",
+            "refund_id": None,
+            "top_reason": None,
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("尺码不合适", "size_fit"),
+        ("大小/尺寸与商品描述不符", "size_fit"),
+        ("质量问题", "quality"),
+        ("收到商品破损", "damaged"),
+        ("商品与描述不符", "not_as_described"),
+        ("收货地址填写错误", "wrong_address"),
+        ("其他", "other"),
+        ("七天无理由退换货", "七天无理由退换货"),
+        (None, "unknown"),
+    ],
+)
+def test_refund_reasons(text: str | None, reason: str) -> None:
+    from sources.taobao.shipments import return_reason
+
+    assert return_reason(text) == reason

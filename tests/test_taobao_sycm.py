@@ -164,3 +164,30 @@ def test_the_folder_reads_each_content_once_and_quarantines_the_unreadable(
         pages[0].path
     ]
     assert pages[0].path.stat().st_mtime_ns == before
+
+
+def test_a_reception_detail_export_becomes_service_chats(tmp_path: Path) -> None:
+    text = csv_text(
+        "千牛 接待中心 客服接待明细",
+        "统计时间：2026-11-10 ~ 2026-11-10",
+        "会话ID,买家,咨询时间,首次响应时间,接待客服,是否解决,咨询商品编码",
+        "C1,U001,2026-11-10 09:00:05,2026-11-10 09:00:07,店小蜜,是,SKU1",
+        "C2,U002,2026-11-10 09:01:00,2026-11-10 09:02:30,小美,否,",
+        "C3,U003,2026-11-10 09:05:00,-,-,否,SKU2",
+    )
+    table = parse_export(write(tmp_path / "chats.csv", text, "gbk"), HEADERS, SOURCES)
+    assert table.dataset == "service_chats"
+    assert table.records == [
+        {"chat_id": "C1", "buyer_id": "U001", "started_at": "2026-11-10T09:00:05+08:00",
+         "first_response_at": "2026-11-10T09:00:07+08:00", "responder": "bot", "resolved": True,
+         "sku_id": "SKU1", "updated_at": "2026-11-10T09:00:07+08:00"},
+        {"chat_id": "C2", "buyer_id": "U002", "started_at": "2026-11-10T09:01:00+08:00",
+         "first_response_at": "2026-11-10T09:02:30+08:00", "responder": "小美",
+         "resolved": False, "sku_id": None, "updated_at": "2026-11-10T09:02:30+08:00"},
+        {"chat_id": "C3", "buyer_id": "U003", "started_at": "2026-11-10T09:05:00+08:00",
+         "first_response_at": None, "responder": None, "resolved": False, "sku_id": "SKU2",
+         "updated_at": "2026-11-10T09:05:00+08:00"},
+    ]  # fmt: skip
+    broken = csv_text("买家,咨询时间,首次响应时间,接待客服", "U1,yesterday,-,-")
+    with pytest.raises(SycmFileError, match="not a time"):
+        parse_export(write(tmp_path / "bad.csv", broken, "utf-8"), HEADERS, SOURCES)

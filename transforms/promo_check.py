@@ -8,17 +8,31 @@ platform rejects a registration for, before it is submitted.
 - `full_reduction`: a live full reduction over the SKU must be consistent (its discount
   under its threshold) and must not stack the campaign price under the 90-day low;
 - `main_image_qr`: the main image must not contain a QR code (found by the image reader
-  before this step; its findings arrive as the `qr` and `image_error` columns).
+  before this step; its findings arrive as the `qr` and `image_error` columns; skipped where
+  the row has no image, as a promotion already in the warehouse has none);
+- `price_floor`: only with `rules.promo_audit.price_floor_ratio` set, the campaign price must
+  not be under that share of the list price.
+
+`shoppulse promo check` runs these on a sheet or a registered promotion, and the
+`promo_audit` rule runs the same function on every registered promotion each hour.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["CHECKS", "PROMO_CHECK_SCHEMA", "SHEET_COLUMNS", "registration_checks"]
+__all__ = [
+    "CHECKS",
+    "FLOOR_CHECK",
+    "PROMO_CHECK_SCHEMA",
+    "SHEET_COLUMNS",
+    "registration_checks",
+    "registration_of",
+]
 
 SHEET_COLUMNS = ("sku_id", "campaign_price", "postage", "committed_stock", "main_image")
 CHECKS = ("postage_included", "price_90d_low", "committed_stock", "full_reduction", "main_image_qr")
+FLOOR_CHECK = "price_floor"
 
 PROMO_CHECK_SCHEMA: dict[str, pl.DataType] = {
     "sku_id": pl.String(),
@@ -32,6 +46,20 @@ def _money(value: float | None) -> str:
     return "?" if value is None else f"{value:.2f}"
 
 
+def registration_of(items: pl.DataFrame) -> pl.DataFrame:
+    """A registered promotion's items (sku_id, promo_price, stock_commitment) as a sheet:
+    no postage and no main image are known for them, so those checks skip."""
+    return items.select(
+        pl.col("sku_id"),
+        campaign_price=pl.col("promo_price").cast(pl.Float64),
+        postage=pl.lit(None, dtype=pl.Float64),
+        committed_stock=pl.col("stock_commitment").fill_null(0).cast(pl.Int64),
+        main_image=pl.lit(None, dtype=pl.String),
+        qr=pl.lit(None, dtype=pl.Boolean),
+        image_error=pl.lit(None, dtype=pl.String),
+    )
+
+
 def registration_checks(
     sheet: pl.DataFrame,
     products: pl.DataFrame,
@@ -40,14 +68,19 @@ def registration_checks(
     items: pl.DataFrame,
     *,
     promo_id: str | None = None,
+    price_floor_ratio: float | None = None,
+    own_thresholds_only: bool = False,
 ) -> pl.DataFrame:
     """One row per sheet SKU and check: status `pass`, `fail` or `skip`, and why.
 
     `sheet`: SHEET_COLUMNS plus `qr` (bool, null when not looked at) and `image_error`;
-    `products`: sku_id, lowest_price_90d; `stock`: sku_id, available; `promotions`: the
-    live ones (promo_id, kind, threshold_amount, discount_amount); `items`: their promo_id,
-    sku_id, stock_commitment. `promo_id` is the promotion being registered: its own
-    commitments are not "other promotions'"."""
+    `products`: sku_id, lowest_price_90d (and list_price for the floor); `stock`: sku_id,
+    available; `promotions`: the live ones (promo_id, kind, threshold_amount,
+    discount_amount); `items`: their promo_id, sku_id, stock_commitment. `promo_id` is the
+    promotion being registered: its own commitments are not "other promotions'".
+    `own_thresholds_only` leaves another full reduction's inconsistent threshold to that
+    promotion's own audit (the hourly audit reports it once, not on every promotion it
+    overlaps); its stacking under the 90-day low is still judged."""
     others = promotions.filter(pl.col("promo_id") != (promo_id or ""))
     committed = (
         items.join(others.select("promo_id"), on="promo_id", how="semi")
@@ -60,6 +93,11 @@ def registration_checks(
         .select("sku_id", "promo_id", "threshold_amount", "discount_amount")
     )
     lows = dict(products.select("sku_id", "lowest_price_90d").iter_rows())
+    lists = (
+        dict(products.select("sku_id", "list_price").iter_rows())
+        if price_floor_ratio is not None
+        else {}
+    )
     available = dict(stock.select("sku_id", "available").iter_rows())
     elsewhere = dict(committed.iter_rows())
     by_sku: dict[str, list[tuple[str, float | None, float | None]]] = {}
@@ -123,6 +161,15 @@ def registration_checks(
         # full reduction
         problems = []
         for pid, threshold, discount in by_sku.get(sku, []):
+            broken = (
+                threshold is None
+                or discount is None
+                or threshold <= 0
+                or discount <= 0
+                or discount >= threshold
+            )
+            if broken and own_thresholds_only and pid != promo_id:
+                continue
             if threshold is None or discount is None or threshold <= 0 or discount <= 0:
                 problems.append(f"{pid}: threshold or discount missing")
             elif discount >= threshold:
@@ -149,4 +196,21 @@ def registration_checks(
             rows.append((sku, "main_image_qr", "fail", f"QR code in {r['main_image']}"))
         else:
             rows.append((sku, "main_image_qr", "pass", "no QR code"))
+        # price floor, when configured
+        if price_floor_ratio is not None:
+            listed = lists.get(sku)
+            if listed is None:
+                rows.append((sku, FLOOR_CHECK, "skip", "no list price known"))
+            else:
+                floor = listed * price_floor_ratio
+                status = "fail" if price < floor else "pass"
+                rows.append(
+                    (
+                        sku,
+                        FLOOR_CHECK,
+                        status,
+                        f"campaign price {_money(price)} vs floor {_money(floor)}"
+                        f" ({price_floor_ratio:.0%} of list {_money(listed)})",
+                    )
+                )
     return pl.DataFrame(rows, schema=PROMO_CHECK_SCHEMA, orient="row")

@@ -1,4 +1,5 @@
-"""生意参谋-shaped export files of the simulated shop: traffic by source and search keywords.
+"""生意参谋-shaped export files of the simulated shop: traffic by source and search keywords,
+and the 客服接待明细 (one row per customer-service chat) of 千牛's reception centre.
 
 One file per local day and dataset, as a seller downloads them: even days as XLSX, odd days
 as GBK CSV, each with a title row and a date-range row above the header, thousands
@@ -42,6 +43,7 @@ TRAFFIC_HEADER = [
     "加购人数",
     "商品收藏人数",
 ]
+CHAT_HEADER = ["会话ID", "买家", "咨询时间", "首次响应时间", "接待客服", "是否解决", "咨询商品编码"]
 KEYWORD_HEADER = ["日期", "小时", "搜索词", "展现量", "点击量", "访客数", "支付买家数", "支付金额"]
 PROMOTION_HEADER = [
     "promo_id",
@@ -102,6 +104,38 @@ def _keywords(sim: Simulator, h: int, day: str, hour: int) -> list[list[str]]:
     ]
 
 
+def _chats(sim: Simulator, day_hours: list[int]) -> list[list[str]]:
+    """The day's chats as they stand a day later (a chat is closed within hours)."""
+    clock = sim.clock
+    day_start = int(clock.starts[day_hours[0]])
+    day_end = int(clock.starts[day_hours[-1] + 1])
+    start = datetime.fromtimestamp(day_start, CHINA)
+    end = datetime.fromtimestamp(min(int(clock.starts[-1]), day_end + 86400), CHINA)
+    latest: dict[str, dict[str, Any]] = {}
+    for record in sim.records("service_chats", start, end):
+        try:
+            began = datetime.fromisoformat(str(record["started_at"])).timestamp()
+        except (KeyError, TypeError, ValueError):
+            continue  # the export's injected dirt
+        if day_start <= began < day_end:
+            latest[str(record["chat_id"])] = record
+    rows = []
+    for chat_id, r in sorted(latest.items(), key=lambda kv: str(kv[1]["started_at"])):
+        responder = r.get("responder")
+        rows.append(
+            [
+                chat_id,
+                str(r["buyer_id"]),
+                top_time(str(r["started_at"])) or "",
+                top_time(r.get("first_response_at")) or "-",
+                "店小蜜" if responder == "bot" else str(responder or "-"),
+                "是" if r.get("resolved") is True else "否",
+                str(r.get("sku_id") or ""),
+            ]
+        )
+    return rows
+
+
 def _write(path: Path, title: str, day: str, header: list[str], rows: list[list[str]]) -> Path:
     lines = [[title], [f"统计时间：{day} ~ {day}"], [], header, *rows]
     if path.suffix == ".xlsx":
@@ -137,8 +171,17 @@ def write_exports(sim: Simulator, folder: Path, days: int | None = None) -> list
             hour = datetime.fromtimestamp(int(clock.starts[h]), CHINA).hour
             traffic += _traffic(sim, h, day, hour)
             keywords += _keywords(sim, h, day, hour)
-        for sub in ("traffic", "keywords"):
+        for sub in ("traffic", "keywords", "service"):
             (folder / sub).mkdir(exist_ok=True)
+        written.append(
+            _write(
+                folder / "service" / f"客服接待明细_{day}{suffix}",
+                "千牛 接待中心 客服接待明细",
+                day,
+                CHAT_HEADER,
+                _chats(sim, by_day[day]),
+            )
+        )
         written.append(
             _write(
                 folder / "traffic" / f"流量来源_{day}{suffix}",

@@ -23,12 +23,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from simulator.simulation import Simulator
+from simulator.taobao.service import ServiceBook
 from simulator.taobao.signature import expected_sign
 from simulator.taobao.trades import CHINA, ITEM_BASE, TradeBook
 
 __all__ = ["TopCredentials", "create_top_app", "error_body"]
 
 MAX_INCREMENT_PAGE = 100
+MAX_RATES_PAGE = 150
+MAX_REFUNDS_PAGE = 100
 MAX_WINDOW = timedelta(days=1)
 _ATTEMPTS_KEPT = 100_000
 
@@ -88,10 +91,17 @@ class _Shop:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.book = TradeBook(sim)
+        self.service = ServiceBook(sim)
 
     def serve(self, method: str, params: dict[str, str]) -> tuple[str, dict[str, Any]]:
         if method == "taobao.trades.sold.increment.get":
             return "trades", self.increment(params)
+        if method == "taobao.traderates.get":
+            return "trade_rates", self.rates(params)
+        if method == "taobao.refunds.receive.get":
+            return "refunds", self.refunds(params)
+        if method == "taobao.refund.get":
+            return "refund", self.refund(params)
         if method == "taobao.items.onsale.get":
             return "items", self.listing(params, on_sale=True)
         if method == "taobao.items.inventory.get":
@@ -113,15 +123,55 @@ class _Shop:
             )
         size = _int(params, "page_size", 40, MAX_INCREMENT_PAGE)
         page = _int(params, "page_no", 1, 10**9)
-        trades = self.book.trades(start, end)
-        chosen = trades[(page - 1) * size : page * size]
         fields = set(params.get("fields", "").split(","))
+        # the shipping fields: the shipment view of the trades (simulator/taobao/service.py)
+        shipping = "orders.est_con_time" in fields
+        trades = self.service.trades(start, end) if shipping else self.book.trades(start, end)
+        chosen = trades[(page - 1) * size : page * size]
         if fields == {"tid"}:
             chosen = [{"tid": t["tid"]} for t in chosen]
         body: dict[str, Any] = {"trades": chosen, "has_next": page * size < len(trades)}
         if params.get("use_has_next") != "true":
             body["total_results"] = len(trades)
         return body
+
+    def rates(self, params: dict[str, str]) -> dict[str, Any]:
+        if params.get("rate_type") != "get" or params.get("role") != "buyer":
+            raise _Refusal(
+                error_body(41, "Invalid Arguments", "isv.invalid-parameter", "rate_type/role")
+            )
+        start, end = _time(params, "start_date"), _time(params, "end_date")
+        size = _int(params, "page_size", 40, MAX_RATES_PAGE)
+        page = _int(params, "page_no", 1, 200)
+        rates = self.service.rates(start, end)
+        chosen = rates[(page - 1) * size : page * size]
+        return {
+            "trade_rates": chosen,
+            "total_results": len(rates),
+            "has_next": page * size < len(rates),
+        }
+
+    def refunds(self, params: dict[str, str]) -> dict[str, Any]:
+        start, end = _time(params, "start_modified"), _time(params, "end_modified")
+        size = _int(params, "page_size", 40, MAX_REFUNDS_PAGE)
+        page = _int(params, "page_no", 1, 10**9)
+        found = self.service.refunds(start, end)
+        chosen = found[(page - 1) * size : page * size]
+        body: dict[str, Any] = {"refunds": chosen, "has_next": page * size < len(found)}
+        if params.get("use_has_next") != "true":
+            body["total_results"] = len(found)
+        return body
+
+    def refund(self, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            refund = self.service.refund(int(params.get("refund_id", "")))
+        except ValueError:
+            refund = None
+        if refund is None:
+            raise _Refusal(
+                error_body(15, "Remote service error", "isv.refund-not-exist", "refund_id")
+            )
+        return {"refund": refund}
 
     def listing(self, params: dict[str, str], *, on_sale: bool) -> dict[str, Any]:
         size = _int(params, "page_size", 40, 200)
@@ -177,6 +227,8 @@ class _Shop:
 
 def _unsimplified(method: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
     # without simplify, lists are wrapped ({"trades": {"trade": [...]}}) and so is the response
+    if key == "refund":  # one object, not a list
+        return {method.removeprefix("taobao.").replace(".", "_") + "_response": body}
     inner = key[:-1]
     wrapped = dict(body)
     rows = []

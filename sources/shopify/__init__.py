@@ -1,4 +1,5 @@
-"""Shopify through its Admin GraphQL API: orders, products, inventory, discounts, sessions.
+"""Shopify through its Admin GraphQL API: orders, products, inventory, discounts, sessions,
+and shipments (fulfillment orders, fulfillments and returns of the orders).
 
 Incremental pulls page the orders query by `updated_at`; a window longer than
 `source.bulk_after_hours` runs one bulk operation instead and lets DuckDB read its JSONL.
@@ -28,15 +29,17 @@ from sources.shopify.errors import ShopifyAccessError, ShopifyQueryError
 
 __all__ = ["PROVIDES", "REQUIRED_SCOPES", "ShopifySource", "missing_scopes"]
 
-PROVIDES = frozenset({"orders", "products", "inventory", "promotions", "traffic"})
-"""Shopify has no search-keyword report: `keywords` is not provided by this source."""
+PROVIDES = frozenset({"orders", "products", "inventory", "promotions", "traffic", "shipments"})
+"""Shopify has no search-keyword report, and its Admin API serves no customer chats or product
+reviews: `keywords`, `service_chats` and `reviews` are not provided by this source."""
 
 REQUIRED_SCOPES = {
-    "orders": "read_orders",
-    "products": "read_products",
-    "inventory": "read_inventory",
-    "promotions": "read_discounts",
-    "traffic": "read_reports",
+    "orders": ("read_orders",),
+    "products": ("read_products",),
+    "inventory": ("read_inventory",),
+    "promotions": ("read_discounts",),
+    "traffic": ("read_reports",),
+    "shipments": ("read_orders", "read_merchant_managed_fulfillment_orders", "read_returns"),
 }
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql" / "shopify"
 SMALL_PAGE = 50
@@ -123,6 +126,15 @@ class ShopifySource:
                 yield _page(mapping.product_records(nodes, self.settings.safety_stock))
         elif dataset == "inventory":
             yield from self._inventory(until)
+        elif dataset == "shipments":
+            for nodes in self._connection(
+                queries.SHIPMENTS,
+                "orders",
+                dataset,
+                {"query": _updated(since, until)},
+                queries.SHIPMENT_NODE_COST,
+            ):
+                yield _page(mapping.shipment_records(nodes))
         elif dataset == "promotions":
             records = []
             for nodes in self._connection(queries.DISCOUNTS, "discountNodes", dataset, {}, 210):
@@ -245,4 +257,4 @@ def missing_scopes(source: ShopifySource) -> list[str]:
         ) from None
     # write_X implies read_X
     granted |= {s.replace("write_", "read_", 1) for s in granted}
-    return sorted(set(REQUIRED_SCOPES.values()) - granted)
+    return sorted({s for scopes in REQUIRED_SCOPES.values() for s in scopes} - granted)

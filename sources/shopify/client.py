@@ -9,7 +9,6 @@ asked for, then retries.
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
+from sources.retry import Retry, with_retries
 from sources.settings import SourceSettings
 from sources.shopify.errors import ShopifyAccessError, ShopifyQueryError, ShopifyThrottledError
 
@@ -100,31 +100,31 @@ class GraphQLClient:
         self, text: str, variables: dict[str, Any], *, dataset: str, cost: float
     ) -> dict[str, Any]:
         """The `data` of one query, paced to the bucket; `cost` is its requested cost."""
-        started = time.monotonic()
-        attempt = 0
         body = orjson.dumps({"query": text, "variables": variables})
-        while True:
-            attempt += 1
+
+        def attempt() -> dict[str, Any] | Retry:
             self._pace(cost)
             problem, wait = self._once(body, dataset, cost)
             if problem is None:
                 assert wait is None
                 return self._data
-            elapsed = time.monotonic() - started
-            if wait is None:
-                wait = random.uniform(0, min(30.0, 0.5 * 2 ** (attempt - 1)))
-            if attempt >= self.settings.max_attempts or (
-                elapsed + wait > self.settings.max_retry_seconds
-            ):
-                raise ShopifyThrottledError(
-                    f"{self.name}: {dataset} query failed after {attempt} attempts in"
-                    f" {elapsed:.1f}s, last: {problem}",
-                    dataset=dataset,
-                    source=self.name,
-                )
+            return Retry(problem, wait)
+
+        def failure(attempts: int, elapsed: float, problem: str) -> Exception:
+            return ShopifyThrottledError(
+                f"{self.name}: {dataset} query failed after {attempts} attempts in"
+                f" {elapsed:.1f}s, last: {problem}",
+                dataset=dataset,
+                source=self.name,
+            )
+
+        def retrying(problem: str, wait: float) -> None:
             if problem == "THROTTLED":
                 self.throttle_wait_seconds += wait
-            self._sleep(wait)
+
+        return with_retries(
+            attempt, self.settings, sleep=self._sleep, failure=failure, on_retry=retrying
+        )
 
     def _pace(self, cost: float) -> None:
         wait = self.bucket.wait_for(cost, time.monotonic())

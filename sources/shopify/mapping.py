@@ -14,6 +14,8 @@ __all__ = [
     "inventory_records",
     "product_records",
     "promotion_records",
+    "return_reason",
+    "shipment_records",
     "traffic_records",
 ]
 
@@ -162,3 +164,62 @@ def traffic_records(table: dict[str, Any]) -> list[Record]:
             }
         )
     return out
+
+
+# Shopify's ReturnReason values onto the reasons the other sources use; the rest lower-cased
+_RETURN_REASONS = {
+    "SIZE_TOO_SMALL": "size_fit",
+    "SIZE_TOO_LARGE": "size_fit",
+    "DEFECTIVE": "quality",
+    "NOT_AS_DESCRIBED": "not_as_described",
+}
+_SKIPPED_RETURNS = ("CANCELED", "DECLINED")
+
+
+def return_reason(reason: str | None, note: str | None) -> str:
+    """A return line item's reason: OTHER by its note (`Wrong address` → wrong_address)."""
+    if reason == "OTHER" and note and note.strip():
+        return "_".join(note.strip().lower().split())
+    if not reason:
+        return "unknown"
+    return _RETURN_REASONS.get(reason, reason.lower())
+
+
+def shipment_records(nodes: list[dict[str, Any]]) -> list[Record]:
+    """One record per order with a fulfillment deadline: promised by the earliest
+    `fulfillBy`, shipped at the first fulfillment, returned at the first live return."""
+    out = []
+    for order in nodes:
+        promised = [
+            f["fulfillBy"] for f in order["fulfillmentOrders"]["nodes"] if f.get("fulfillBy")
+        ]
+        if not promised:
+            continue  # no deadline set for it: nothing promised to measure against
+        shipped = [
+            f["createdAt"]
+            for f in order.get("fulfillments") or []
+            if f.get("status") not in ("CANCELLED", "ERROR", "FAILURE")
+        ]
+        returns = sorted(
+            (r for r in order["returns"]["nodes"] if r.get("status") not in _SKIPPED_RETURNS),
+            key=lambda r: _instant(r["createdAt"]),
+        )
+        reason = None
+        if returns:
+            lines = returns[0]["returnLineItems"]["nodes"] or [{}]
+            reason = return_reason(lines[0].get("returnReason"), lines[0].get("returnReasonNote"))
+        out.append(
+            {
+                "order_id": str(order["name"]).lstrip("#"),
+                "promised_ship_by": min(promised, key=_instant),
+                "shipped_at": min(shipped, key=_instant) if shipped else None,
+                "returned_at": returns[0]["createdAt"] if returns else None,
+                "return_reason": reason,
+                "updated_at": order["updatedAt"],
+            }
+        )
+    return out
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

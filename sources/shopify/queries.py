@@ -19,6 +19,8 @@ __all__ = [
     "REFUNDS_PER_ORDER",
     "SCOPES",
     "SESSIONS",
+    "SHIPMENTS",
+    "SHIPMENT_NODE_COST",
     "bulk_orders",
     "order_cost",
     "orders_page_size",
@@ -207,6 +209,31 @@ fragment Gets on DiscountCustomerGets {
   }
 }
 """
+
+# An order's fulfillment promise (FulfillmentOrder.fulfillBy), its fulfillments (createdAt: when
+# it shipped) and its returns (createdAt, and each return line item's reason).
+SHIPMENTS = """
+query Shipments($first: Int!, $after: String, $query: String!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      name
+      updatedAt
+      fulfillmentOrders(first: 5) { nodes { fulfillBy status } }
+      fulfillments(first: 5) { createdAt status }
+      returns(first: 3) {
+        nodes {
+          createdAt
+          status
+          returnLineItems(first: 5) { nodes { returnReason returnReasonNote } }
+        }
+      }
+    }
+  }
+}
+"""
+# one order node: itself 1, fulfillmentOrders 2 + 5, fulfillments 5, returns 2 + 3 × (1 + 2 + 5)
+SHIPMENT_NODE_COST = 1 + (2 + 5) + 5 + (2 + 3 * (1 + 2 + 5))
 
 SESSIONS = """
 query Sessions($query: String!) {

@@ -7,12 +7,13 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx
 import orjson
 
 from sources.errors import ExportFatalError, ExportTransientError
+from sources.retry import Retry, with_retries
 from sources.settings import SourceSettings
 from sources.taobao.errors import TopAuthError, TopCallError, TopLimitError
 from sources.taobao.signature import sign
@@ -91,30 +92,27 @@ class TopClient:
 
     def call(self, method: str, params: dict[str, str], *, dataset: str) -> dict[str, Any]:
         """The response object of one TOP call; errors raise, call limits wait (bounded)."""
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            outcome = self._attempt(method, params, dataset)
-            if not isinstance(outcome, _Retry):
-                return outcome
-            wait, problem = outcome
-            elapsed = time.monotonic() - started
-            if attempt >= self.settings.max_attempts or (
-                elapsed + wait > self.settings.max_retry_seconds
-            ):
-                raise ExportTransientError(
-                    f"{self.name}: {method} for {dataset} failed after {attempt} attempts"
-                    f" in {elapsed:.1f}s, last: {problem}",
-                    dataset=dataset,
-                    source=self.name,
-                )
-            self.retries += 1
-            self._sleep(wait)
 
-    def _attempt(
-        self, method: str, params: dict[str, str], dataset: str
-    ) -> dict[str, Any] | _Retry:
+        def failure(attempts: int, elapsed: float, problem: str) -> Exception:
+            return ExportTransientError(
+                f"{self.name}: {method} for {dataset} failed after {attempts} attempts"
+                f" in {elapsed:.1f}s, last: {problem}",
+                dataset=dataset,
+                source=self.name,
+            )
+
+        def retrying(problem: str, wait: float) -> None:
+            self.retries += 1
+
+        return with_retries(
+            lambda: self._attempt(method, params, dataset),
+            self.settings,
+            sleep=self._sleep,
+            failure=failure,
+            on_retry=retrying,
+        )
+
+    def _attempt(self, method: str, params: dict[str, str], dataset: str) -> dict[str, Any] | Retry:
         """The response object, or how long to wait and what went wrong before a retry."""
         self._pace()
         form = {
@@ -134,9 +132,9 @@ class TopClient:
         try:
             response = self._client.post(self.settings.gateway, data=form)
         except httpx.TransportError as exc:
-            return _Retry(backoff, type(exc).__name__)
+            return Retry(type(exc).__name__, backoff)
         if response.status_code >= 500 or response.status_code == 429:
-            return _Retry(backoff, f"HTTP {response.status_code}")
+            return Retry(f"HTTP {response.status_code}", backoff)
         try:
             doc = orjson.loads(response.content)
         except orjson.JSONDecodeError:
@@ -157,7 +155,7 @@ class TopClient:
             return unwrap(doc)
         return self._error(method, dataset, error)
 
-    def _error(self, method: str, dataset: str, error: dict[str, Any]) -> _Retry:
+    def _error(self, method: str, dataset: str, error: dict[str, Any]) -> Retry:
         code = _int(error.get("code"))
         sub_code = str(error.get("sub_code") or "") or None
         text = self._scrub(
@@ -176,7 +174,7 @@ class TopClient:
                     f" than source.max_ban_wait_seconds ({self.settings.max_ban_wait_seconds:g}s)",
                     **kw,
                 )
-            return _Retry(ban, text)
+            return Retry(text, ban)
         if code in SESSION_CODES or "session" in (sub_code or ""):
             raise TopAuthError(
                 f"{where} refused: the session is missing, invalid or expired ({text})."
@@ -196,7 +194,7 @@ class TopClient:
                 **kw,
             )
         if code in TRANSIENT_CODES or (sub_code or "").startswith("isp."):
-            return _Retry(random.uniform(0, 2.0), text)
+            return Retry(text, random.uniform(0, 2.0))
         hint = " (check source.app_secret and source.sign_method)" if code == 25 else ""
         raise TopCallError(f"{where} failed: {text}{hint}", code=code, sub_code=sub_code, **kw)
 
@@ -213,11 +211,6 @@ class TopClient:
         if wait > 0:
             self._sleep(wait)
         self._last_call = time.monotonic()
-
-
-class _Retry(NamedTuple):
-    wait: float
-    problem: str
 
 
 def _int(value: Any) -> int | None:

@@ -1,4 +1,5 @@
-"""生意参谋 (Business Advisor) export files: traffic by source and search keywords.
+"""生意参谋 (Business Advisor) export files: traffic by source and search keywords (and the
+客服接待明细 of service chats, sources/taobao/chats.py).
 
 Sellers download these from 生意参谋 as XLSX or CSV (UTF-8 with BOM, or GBK), with a title and
 a date-range row above the header, thousands separators and '%' rates. Headers are matched
@@ -19,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from sources.taobao.chats import chat_records
 from sources.taobao.client import CHINA
 from sources.taobao.errors import SycmFileError
 
@@ -118,6 +120,8 @@ def parse_export(path: Path, headers: Mapping[str, str], sources: Mapping[str, s
     rows = read_cells(path)
     at, columns = _header_row(rows, headers)
     fields = set(columns.values())
+    if "chat_started" in fields:
+        return _chats(rows[at + 1 :], columns)
     if "keyword" in fields:
         dataset = "keywords"
     elif "source" in fields:
@@ -147,6 +151,17 @@ def parse_export(path: Path, headers: Mapping[str, str], sources: Mapping[str, s
     except (ValueError, pl.exceptions.PolarsError) as exc:
         raise SycmFileError(f"unreadable values: {str(exc).splitlines()[0][:160]}") from None
     return SycmTable(dataset, records)
+
+
+def _chats(body: list[list[str | None]], columns: dict[int, str]) -> SycmTable:
+    data = {
+        field: [row[i] if i < len(row) else None for row in body] for i, field in columns.items()
+    }
+    frame = pl.DataFrame(data, schema={f: pl.String for f in data})
+    try:
+        return SycmTable("service_chats", chat_records(frame))
+    except ValueError as exc:
+        raise SycmFileError(f"unreadable values: {str(exc)[:160]}") from None
 
 
 def _records(frame: pl.DataFrame, dataset: str, sources: Mapping[str, str]) -> list[dict[str, Any]]:

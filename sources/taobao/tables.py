@@ -62,6 +62,18 @@ HEADERS: dict[str, str] = {
     "展现量": "impressions",
     "点击量": "clicks",
     "点击次数": "clicks",
+    # 客服接待明细 (one row per chat): service_chats
+    "会话ID": "chat_id",
+    "买家": "buyer",
+    "买家昵称": "buyer",
+    "咨询时间": "chat_started",
+    "开始时间": "chat_started",
+    "首次响应时间": "first_response",
+    "接待客服": "responder",
+    "客服": "responder",
+    "是否解决": "resolved",
+    "咨询商品编码": "chat_sku",
+    "商家编码": "chat_sku",
 }
 FIELDS = frozenset(HEADERS.values())
 

@@ -50,21 +50,33 @@ def windows(since: datetime | None, until: datetime) -> list[tuple[datetime, dat
 
 
 def fetch_trades(
-    client: TopClient, since: datetime | None, until: datetime
+    client: TopClient,
+    since: datetime | None,
+    until: datetime,
+    *,
+    fields: str = TRADE_FIELDS,
+    head_fields: str = "tid",
+    dataset: str = "orders",
 ) -> Iterator[list[dict[str, Any]]]:
     """Trades modified in [since, until), one list per page, each window paged from the back."""
     for start, end in windows(since, until):
         # end_modified is inclusive and counts whole seconds: stop one second short of `end`
         query = {
-            "fields": TRADE_FIELDS,
+            "fields": fields,
             "start_modified": top_time(start),
             "end_modified": top_time(end - timedelta(seconds=1)),
             "page_size": str(PAGE_SIZE),
         }
         head = client.call(
             INCREMENT_METHOD,
-            {**query, "fields": "tid", "page_no": "1", "page_size": "1", "use_has_next": "false"},
-            dataset="orders",
+            {
+                **query,
+                "fields": head_fields,
+                "page_no": "1",
+                "page_size": "1",
+                "use_has_next": "false",
+            },
+            dataset=dataset,
         )
         total = int(head.get("total_results") or 0)
         last = -(-total // PAGE_SIZE)
@@ -72,7 +84,7 @@ def fetch_trades(
             body = client.call(
                 INCREMENT_METHOD,
                 {**query, "page_no": str(page_no), "use_has_next": "true"},
-                dataset="orders",
+                dataset=dataset,
             )
             trades = top_list(body.get("trades"), "trade")
             if trades:

@@ -26,6 +26,7 @@ __all__ = [
     "RuleSettings",
     "SettingsLookup",
     "Shared",
+    "running",
     "utc",
 ]
 
@@ -78,6 +79,10 @@ class Context:
     rules: SettingsLookup
     locale: str
 
+    def running_promotions(self) -> pl.DataFrame:
+        """The shared promotions that run at some time in the evaluated hour."""
+        return running(self.shared.promotions, self.hour)
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -107,6 +112,11 @@ class Rule:
     reads: tuple[str, ...]
     evaluate: Callable[[Context], list[Candidate]]
     doc: str = ""
+
+
+def running(promotions: pl.DataFrame, hour: Hour) -> pl.DataFrame:
+    """The promotions that run at some time in `hour` (starts_at, ends_at in UTC)."""
+    return promotions.filter((pl.col("starts_at") < hour.end) & (pl.col("ends_at") > hour.start))
 
 
 def utc(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:

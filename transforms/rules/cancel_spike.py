@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-import polars as pl
 from pydantic import Field
 
 from transforms.cancellations import cancel_replicas, cancel_spike, local_days_back
@@ -44,8 +43,7 @@ def evaluate(ctx: Context) -> list[Candidate]:
     conversion: conversion_drop.ConversionDropSettings = ctx.rules.of(conversion_drop.ALERTNAME)
     h = ctx.hour
     days = conversion.baseline_days
-    promotions = ctx.shared.promotions
-    running = promotions.filter((pl.col("starts_at") < h.end) & (pl.col("ends_at") > h.start))
+    running = ctx.running_promotions()
     if running.is_empty():
         return []
     width = timedelta(hours=WINDOW_HOURS)

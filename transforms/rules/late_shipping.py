@@ -104,10 +104,7 @@ def evaluate(ctx: Context) -> list[Candidate]:
     )
     if found is None:
         return []
-    promotions = ctx.shared.promotions
-    in_promo = bool(
-        promotions.filter((pl.col("starts_at") < h.end) & (pl.col("ends_at") > h.start)).height
-    )
+    in_promo = not ctx.running_promotions().is_empty()
     return [_candidate(found, settings.at_risk_hours, in_promo, locale=ctx.locale)]
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import polars as pl
 from pydantic import Field
 
-from transforms.rules.base import Candidate, Context, Rule, RuleSettings, utc
+from transforms.rules.base import Candidate, Context, Rule, RuleSettings
+from transforms.rules.reviews import READ, recent_reviews
 from transforms.rules.words import is_zh, local_time
 
 __all__ = ["ALERTNAME", "RULE", "NegativeReviewSettings", "open_negative_reviews"]
@@ -75,18 +76,7 @@ def evaluate(ctx: Context) -> list[Candidate]:
     """Every negative review of the last window still waiting for the shop's reply."""
     settings: NegativeReviewSettings = ctx.rules.of(ALERTNAME)
     h = ctx.hour
-    reviews = utc(
-        ctx.read(
-            "rules_reviews",
-            {
-                "start": h.end - timedelta(hours=settings.window_hours),
-                "end": h.end,
-                "as_of": h.end,
-            },
-        ),
-        "created_at",
-        "replied_at",
-    )
+    reviews = recent_reviews(ctx, settings.window_hours)
     found = open_negative_reviews(
         reviews,
         h.end,
@@ -135,7 +125,7 @@ RULE = Rule(
     alertname=ALERTNAME,
     title={"en": "Negative review", "zh-CN": "差评待处理"},
     settings=NegativeReviewSettings,
-    reads=("rules_reviews",),
+    reads=(READ,),
     evaluate=evaluate,
     doc=__doc__ or "",
 )

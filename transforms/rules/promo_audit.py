@@ -1,22 +1,28 @@
-"""promo_audit: promotion settings that will hurt, caught before they do: a promo price under
-the 90-day low or a floor, a stock commitment above what is available, an inconsistent
-full-reduction threshold. The checks live in `transforms.promo_audit`."""
+"""promo_audit: the registration checklist of `shoppulse promo check` (price including
+postage, the 90-day low, committed stock against what is free of the other promotions'
+commitments, full-reduction threshold consistency, and the price floor when configured) run
+every hour on the promotions already registered. One alert per promotion, naming each
+failing SKU and the checks it fails. The checks live in `transforms.promo_check`, shared
+with the command; `transforms.promo_audit` applies them to the registered promotions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+import polars as pl
 from pydantic import Field
 
 from transforms.promo_audit import promo_audit
 from transforms.rules.base import Candidate, Context, Rule, RuleSettings
-from transforms.rules.words import is_zh, num
+from transforms.rules.words import is_zh
 
 __all__ = ["ALERTNAME", "RULE", "PromoAuditSettings"]
 
 ALERTNAME = "promo_audit"
-Row = Mapping[str, Any]
+# lines of the root cause before "… and N more"
+MAX_LINES = 20
+# SKUs named in the summary
+SUMMARY_SKUS = 3
 
 
 class PromoAuditSettings(RuleSettings):
@@ -31,7 +37,7 @@ class PromoAuditSettings(RuleSettings):
 
 
 def evaluate(ctx: Context) -> list[Candidate]:
-    """Findings for the promotions known at the hour's end and their items."""
+    """One candidate per promotion known at the hour's end with a failing SKU."""
     settings: PromoAuditSettings = ctx.rules.of(ALERTNAME)
     shared = ctx.shared
     found = promo_audit(
@@ -42,53 +48,63 @@ def evaluate(ctx: Context) -> list[Candidate]:
         ctx.hour.end,
         price_floor_ratio=settings.price_floor_ratio,
     )
-    return [_candidate(row, locale=ctx.locale) for row in found.to_dicts()]
+    return [
+        _candidate(promo_id, rows, locale=ctx.locale)
+        for (promo_id,), rows in found.group_by("promo_id", maintain_order=True)
+    ]
 
 
-_REASONS = {
-    "en": {
-        "price_below_90d_low": "promo price {promo_price} under the 90-day low {lowest_price_90d}",
-        "price_below_floor": "promo price {promo_price} under the price floor (list {list_price})",
-        "commitment_over_stock": "commits {stock_commitment} units, {available} available",
-        "threshold_inconsistent": "discount {discount_amount} >= threshold {threshold_amount}",
-    },
+_CHECK_WORDS = {
+    "en": {},
     "zh-CN": {
-        "price_below_90d_low": "活动价 {promo_price} 低于 90 天最低价 {lowest_price_90d}",
-        "price_below_floor": "活动价 {promo_price} 低于价格下限（原价 {list_price}）",
-        "commitment_over_stock": "承诺 {stock_commitment} 件，可用库存仅 {available} 件",
-        "threshold_inconsistent": "优惠 {discount_amount} 不低于门槛 {threshold_amount}",
+        "postage_included": "含邮费",
+        "price_90d_low": "不低于90天最低价",
+        "committed_stock": "承诺库存",
+        "full_reduction": "满减门槛",
+        "main_image_qr": "主图二维码",
+        "price_floor": "价格下限",
     },
 }
 
 
-def _candidate(row: Row, *, locale: str = "en") -> Candidate:
-    """promo_audit for a promotion (threshold findings) or one of its items."""
-    words = _REASONS["zh-CN" if is_zh(locale) else "en"]
-    reasons = list(row["reasons"])
-    lines = [words[r].format(**{k: row.get(k) for k in row}) for r in reasons]
-    sku = row["sku_id"]
-    target = f"{row['promo_id']}" + (f" / {sku}" if sku else "")
-    if is_zh(locale):
-        summary = f"活动设置风险 {target}：{lines[0]}"
+def _candidate(promo_id: Any, rows: pl.DataFrame, *, locale: str = "en") -> Candidate:
+    """promo_audit for one promotion: which check failed for which SKU, and why."""
+    zh = is_zh(locale)
+    words: dict[str, str] = _CHECK_WORDS["zh-CN" if zh else "en"]
+    by_sku: dict[str, list[str]] = {}
+    lines = []
+    for sku, check, detail in rows.select("sku_id", "check", "detail").iter_rows():
+        by_sku.setdefault(str(sku), []).append(str(check))
+        lines.append(f"{sku} {words.get(check, check)}: {detail}")
+    if len(lines) > MAX_LINES:
+        more = len(lines) - MAX_LINES
+        lines = [*lines[:MAX_LINES], f"… 另有 {more} 项" if zh else f"… and {more} more"]
+    named = "; ".join(
+        f"{sku} {', '.join(words.get(c, c) for c in checks)}"
+        for sku, checks in list(by_sku.items())[:SUMMARY_SKUS]
+    )
+    if len(by_sku) > SUMMARY_SKUS:
+        named += f" (+{len(by_sku) - SUMMARY_SKUS})"
+    checks = sorted({c for cs in by_sku.values() for c in cs})
+    if zh:
+        summary = f"活动 {promo_id} 报名检查未通过 {len(by_sku)} 个 SKU：{named}"
         action = "活动开始前修改活动价、门槛或承诺数量。"
     else:
-        summary = f"Promotion {target}: {lines[0]}"
+        summary = f"Promotion {promo_id}: {len(by_sku)} SKU(s) fail the checklist: {named}"
         action = "Fix the promotion price, threshold or committed quantity before it starts."
-    labels = {"promo_id": str(row["promo_id"])}
-    if sku:
-        labels["sku_id"] = str(sku)
     annotations = {
         "summary": summary,
-        "description": str(row["promo_name"] or ""),
-        "value": num(row["promo_price"]) if row["promo_price"] is not None else "",
-        "baseline": num(row["lowest_price_90d"]) if row["lowest_price_90d"] is not None else "",
-        "unit": "currency" if row["promo_price"] is not None else "",
+        "description": str(rows.item(0, "promo_name") or ""),
+        "value": str(len(by_sku)),
+        "baseline": "",
+        "unit": "count",
         "action": action,
         "root_cause": "\n".join(lines),
-        "reasons": ",".join(reasons),
+        "reasons": ",".join(checks),
+        "failed_checks": "; ".join(f"{sku}: {','.join(cs)}" for sku, cs in by_sku.items()),
     }
-    severity = "critical" if "threshold_inconsistent" in reasons else "warning"
-    return Candidate(ALERTNAME, severity, labels, annotations)
+    severity = "critical" if "full_reduction" in checks else "warning"
+    return Candidate(ALERTNAME, severity, {"promo_id": str(promo_id)}, annotations)
 
 
 RULE = Rule(

@@ -1,8 +1,14 @@
 """return_spike: the returns of one reason (e.g. wrong address) in the last 24 hours are well
-above that reason's daily baseline (a Poisson test against the previous days' mean)."""
+above that reason's daily baseline (a Poisson test against the previous days' mean).
+
+Cold start: the baseline counts only the days since the first return the warehouse holds
+(of any reason, whole days, at most `baseline_days`), and no reason is judged until those
+span `min_baseline_days`: a new warehouse, or returns that only start arriving days after
+the first orders, must not read as a rise against days that had no data yet."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +45,12 @@ class ReturnSpikeSettings(RuleSettings):
     alpha: float = Field(
         default=0.001, gt=0, lt=0.5, description="Poisson tail under which a rise is real"
     )
+    min_baseline_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description="days of returns history, before the last 24 h, needed to judge at all",
+    )
 
 
 def return_spike(
@@ -49,10 +61,13 @@ def return_spike(
     min_returns: int,
     min_ratio: float,
     alpha: float,
+    min_baseline_days: int,
 ) -> pl.DataFrame:
     """Reasons whose returns in the 24 h before `as_of` break their baseline: the mean per
-    day over the `baseline_days` before that."""
+    day over the `baseline_days` before that, or over the whole days since the first return
+    when the history is shorter; nothing while that is under `min_baseline_days`."""
     start = as_of - WINDOW
+    days = _history_days(returns, start, baseline_days)
     counted = (
         returns.group_by("reason")
         .agg(
@@ -61,8 +76,9 @@ def return_spike(
         )
         .with_columns(
             baseline=pl.max_horizontal(
-                pl.col("baseline_returns") / baseline_days, pl.lit(FLOOR_PER_DAY)
-            )
+                pl.col("baseline_returns") / max(days, 1), pl.lit(FLOOR_PER_DAY)
+            ),
+            baseline_days=pl.lit(days, dtype=pl.Int64),
         )
     )
     p = stats.poisson.sf(
@@ -72,12 +88,23 @@ def return_spike(
         counted.with_columns(p_value=pl.Series(p, dtype=pl.Float64))
         .with_columns(ratio=pl.col("returns") / pl.col("baseline"))
         .filter(
-            (pl.col("returns") >= min_returns)
+            pl.lit(days >= min_baseline_days)
+            & (pl.col("returns") >= min_returns)
             & (pl.col("ratio") >= min_ratio)
             & (pl.col("p_value") < alpha)
         )
         .sort("reason")
     )
+
+
+def _history_days(returns: pl.DataFrame, start: datetime, baseline_days: int) -> int:
+    """Whole days of returns history before `start`: from the first return held (any
+    reason), at most `baseline_days`."""
+    first = returns.filter(pl.col("returned_at") < start).get_column("returned_at").min()
+    if first is None:
+        return 0
+    span = (start - first) / timedelta(days=1)  # type: ignore[operator]
+    return min(baseline_days, math.ceil(span))
 
 
 def evaluate(ctx: Context) -> list[Candidate]:
@@ -101,8 +128,9 @@ def evaluate(ctx: Context) -> list[Candidate]:
         min_returns=settings.min_returns,
         min_ratio=settings.min_ratio,
         alpha=settings.alpha,
+        min_baseline_days=settings.min_baseline_days,
     )
-    return [_candidate(row, settings.baseline_days, locale=ctx.locale) for row in found.to_dicts()]
+    return [_candidate(row, row["baseline_days"], locale=ctx.locale) for row in found.to_dicts()]
 
 
 _REASONS = {

@@ -11,7 +11,8 @@ from typing import Any
 import polars as pl
 from pydantic import Field
 
-from transforms.rules.base import Candidate, Context, Rule, RuleSettings, utc
+from transforms.rules.base import Candidate, Context, Rule, RuleSettings
+from transforms.rules.reviews import READ, recent_reviews
 from transforms.rules.words import is_zh, local_time
 
 __all__ = ["ALERTNAME", "RULE", "ReviewAttackSettings", "review_attack"]
@@ -82,18 +83,7 @@ def evaluate(ctx: Context) -> list[Candidate]:
     """Suspicious negative reviews of the window per SKU."""
     settings: ReviewAttackSettings = ctx.rules.of(ALERTNAME)
     h = ctx.hour
-    reviews = utc(
-        ctx.read(
-            "rules_reviews",
-            {
-                "start": h.end - timedelta(hours=settings.window_hours),
-                "end": h.end,
-                "as_of": h.end,
-            },
-        ),
-        "created_at",
-        "replied_at",
-    )
+    reviews = recent_reviews(ctx, settings.window_hours)
     found = review_attack(
         reviews,
         h.end,
@@ -161,7 +151,7 @@ RULE = Rule(
     alertname=ALERTNAME,
     title={"en": "Review attack", "zh-CN": "疑似恶意差评"},
     settings=ReviewAttackSettings,
-    reads=("rules_reviews",),
+    reads=(READ,),
     evaluate=evaluate,
     doc=__doc__ or "",
 )

@@ -102,8 +102,7 @@ def evaluate(ctx: Context) -> list[Candidate]:
     )
     if found is None:
         return []
-    promotions = ctx.shared.promotions
-    running = promotions.filter((pl.col("starts_at") < h.end) & (pl.col("ends_at") > h.start))
+    running = ctx.running_promotions()
     lost_gmv = 0.0
     if running.height:
         shop = ctx.shared.current["shop"]
