@@ -103,7 +103,7 @@ def _stage(scratch: Warehouse, batch_id: str, dataset: str, path: Path) -> None:
     scratch.execute(
         f"create or replace temp table _staged as"
         f" select *, {WINDOW_FIELDS[dataset]} as _at from ({read_sql(f'staging/stg_{dataset}')})",
-        {"batch_id": batch_id},
+        {"batch_id": batch_id, "from_seq": 0},
     )
     target = str(path).replace("'", "''")
     scratch.execute(f"copy _staged to '{target}' (format parquet)")

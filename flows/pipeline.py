@@ -15,7 +15,14 @@ from flows.errors import ExportError
 from flows.settings import Settings
 from flows.warehouse import Warehouse
 from flows.warehouse.coverage import kpi_needs, record_coverage
-from flows.warehouse.load import LoadResult, land, merge_batch
+from flows.warehouse.load import (
+    LoadResult,
+    land_new,
+    landing,
+    merge_batch,
+    receive,
+    record_batch,
+)
 from flows.warehouse.marts import refresh_marts
 from sources import ExportSource
 from transforms.coverage import covered_hours
@@ -36,6 +43,8 @@ __all__ = [
 ]
 
 DIMENSIONS = ("products", "promotions")
+# records received per landing step of a window: bounds the memory one window's load takes
+LAND_EVERY = 100_000
 
 
 @dataclass(frozen=True)
@@ -134,14 +143,26 @@ def load_dataset(
 ) -> LoadResult:
     """Stream one dataset's pages into raw and merge them into core, in one transaction.
 
-    The watermark moves, and the window's hours count as covered (ops.coverage), only when the
-    transaction commits; an export failure rolls it all back.
+    Records raw already holds unchanged (a lookback re-reads mostly those) are counted, not
+    landed again; the rest land, are typed and merged every `LAND_EVERY` records received, so
+    memory does not grow with the window. The watermark moves, and the window's hours count as
+    covered (ops.coverage), only when the transaction commits; an export failure rolls it all
+    back.
     """
+    result = LoadResult(window.dataset)
     with wh.transaction():
-        seq = 0
-        for page in source.pages(window.dataset, window.since, window.until):
-            seq += land(wh, batch_id, window.dataset, page, seq, window.since, window.until)
-        result = merge_batch(wh, batch_id, window.dataset)
+        with landing(wh):
+            received = merged = 0
+            for page in source.pages(window.dataset, window.since, window.until):
+                received += receive(wh, window.dataset, page, received, window.since, window.until)
+                if received - merged >= LAND_EVERY:
+                    result.add(_land_and_merge(wh, batch_id, window.dataset, merged))
+                    merged = received
+            result.add(_land_and_merge(wh, batch_id, window.dataset, merged))
+        result.received = received
+        record_batch(
+            wh, batch_id, window.dataset, window.since, window.until, received, result.landed
+        )
         record_coverage(wh, window.dataset, window.since, window.until, batch_id)
         if result.touched.len():
             wh.execute(
@@ -153,6 +174,13 @@ def load_dataset(
             if mark is None or window.until > mark:
                 wh.set_watermark(window.dataset, window.until)
     return result
+
+
+def _land_and_merge(wh: Warehouse, batch_id: str, dataset: str, from_seq: int) -> LoadResult:
+    """Land the new records received since `from_seq` and merge them; nothing new, no merge."""
+    if not land_new(wh, batch_id, dataset):
+        return LoadResult(dataset)
+    return merge_batch(wh, batch_id, dataset, from_seq)
 
 
 def not_provided(settings: Settings, source: ExportSource) -> list[str]:

@@ -143,6 +143,9 @@ def run_summary(wh: Warehouse, settings: Settings, run: RunResult) -> dict[str, 
         "run_id": run.run_id,
         "hour": hour.astimezone(settings.shop.tz).isoformat(),
         "status": run.status,
+        # records the exports returned for each window, and of those the new ones merged
+        # (a record raw already holds unchanged is not landed again)
+        "received": {d: r.received for d, r in run.loads.items()},
         "loaded": {d: r.loaded for d, r in run.loads.items()},
         "quarantined": {d: r.quarantined for d, r in run.loads.items() if r.quarantined},
         "failures": dict(run.failures),
@@ -266,9 +269,17 @@ def publish_run_artifacts(summary: dict[str, Any]) -> None:
     if summary.get("deliveries"):
         states = ", ".join(f"{s}: {n}" for s, n in summary["deliveries"].items())
         lines += ["", f"messages this hour — {states}"]
-    lines += ["", "## Loads", "", "| dataset | loaded | quarantined |", "|---|---|---|"]
     lines += [
-        f"| {d} | {n} | {summary['quarantined'].get(d, 0)} |" for d, n in summary["loaded"].items()
+        "",
+        "## Loads",
+        "",
+        "| dataset | received | new, loaded | quarantined |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {d} | {summary.get('received', {}).get(d, '')} | {n}"
+        f" | {summary['quarantined'].get(d, 0)} |"
+        for d, n in summary["loaded"].items()
     ]
     key = artifact_key(summary["shop"], "hourly")
     create_markdown_artifact("\n".join(lines), key=key, description="hourly run summary")

@@ -56,8 +56,8 @@ if point == "extracting":  # after the first page of orders arrived
 elif point == "in-load-transaction":  # orders merged into core, not committed
     import flows.pipeline as pipeline
     merge = pipeline.merge_batch
-    def merge_then_die(wh, batch_id, dataset):
-        result = merge(wh, batch_id, dataset)
+    def merge_then_die(wh, batch_id, dataset, *rest):
+        result = merge(wh, batch_id, dataset, *rest)
         if dataset == "orders":
             die()
         return result

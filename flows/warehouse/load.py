@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,7 +13,20 @@ import polars as pl
 from flows.warehouse import Warehouse, read_sql
 from sources import ExportFatalError, FilePage, JsonPage, Page
 
-__all__ = ["MERGES", "WINDOW_FIELDS", "LoadResult", "land", "merge_batch", "merge_staged"]
+__all__ = [
+    "LANDING",
+    "MERGES",
+    "WINDOW_FIELDS",
+    "LoadResult",
+    "land",
+    "land_new",
+    "landing",
+    "merge_batch",
+    "merge_staged",
+    "receive",
+    "record_batch",
+    "staged_fingerprint",
+]
 
 WINDOW_FIELDS = {
     "orders": "updated_at",
@@ -155,48 +170,67 @@ _TOUCH = {
 
 @dataclass
 class LoadResult:
-    """What one dataset's load did."""
+    """What one dataset's load did: records received, landed new, merged, quarantined."""
 
     dataset: str
     landed: int = 0
     loaded: int = 0
     quarantined: int = 0
+    received: int = 0
     touched: pl.Series = field(default_factory=lambda: pl.Series("t", [], pl.Datetime("us", "UTC")))
 
+    def add(self, other: LoadResult) -> None:
+        """Count another part of the same window's load in this one."""
+        self.landed += other.landed
+        self.loaded += other.loaded
+        self.quarantined += other.quarantined
+        self.received += other.received
+        if other.touched.len():
+            self.touched = pl.concat([self.touched, other.touched]).unique().sort()
 
-def land(
-    wh: Warehouse,
-    batch_id: str,
-    dataset: str,
-    page: Page,
-    seq: int,
-    since: datetime | None,
-    until: datetime,
-) -> int:
-    """Append one page's records to raw.records in bulk (DuckDB parses them); returns the count."""
-    if isinstance(page, JsonPage):
-        # json_extract's path walk is ~5x faster than casting the page to json and from_json
-        reader = "select unnest(json_extract($text, '$.items[*]')) as record"
-        params: dict[str, object] = {"text": page.text}
-    else:
-        reader = _file_reader(page)
-        params = {"path": str(page.path)}
+
+def _other_keys(dataset: str) -> list[str]:
+    """The key fields besides the window field, for datasets without a version column."""
+    merge = MERGES[dataset]
+    if merge.version:
+        return []
+    return [k for k in merge.key if k != WINDOW_FIELDS[dataset]]
+
+
+def _received(dataset: str, reader: str) -> str:
+    """The reader's records in the window, each with its window instant and hashes.
+
+    The record hash is of its text as received; the key hash (datasets without a version
+    column only) of its key fields besides the window field, as text.
+    """
     window = WINDOW_FIELDS[dataset]
-    sql = f"""
-        insert into raw.records (batch_id, dataset, seq, record)
-        select $batch_id, $dataset, $seq + row_number() over (), record
+    others = _other_keys(dataset)
+    paths = ", ".join(f"'$.{name}'" for name in (window, *others))
+    key_hash = "hash(v[2:])" if others else "null::ubigint"
+    return f"""
+        select record, window_at, hash(record::varchar) as record_hash, {key_hash} as key_hash
         from (
             -- unreadable times pass through to staging, which quarantines them with a reason;
             -- so does an item that is JSON null
-            select
-                coalesce(record, 'null'::json) as record,
-                try_cast(record ->> '{window}' as timestamptz) as window_at
-            from ({reader})
+            select record, v, try_cast(v[1] as timestamptz) as window_at
+            from (
+                select record, json_extract_string(record, [{paths}]) as v
+                from (select coalesce(record, 'null'::json) as record from ({reader}))
+            )
         )
         where window_at is null
             or (($since::timestamptz is null or window_at >= $since) and window_at < $until)
     """
-    params.update(batch_id=batch_id, dataset=dataset, seq=seq, since=since, until=until)
+
+
+def _reader(page: Page) -> tuple[str, dict[str, object]]:
+    if isinstance(page, JsonPage):
+        # json_extract's path walk is ~5x faster than casting the page to json and from_json
+        return "select unnest(json_extract($text, '$.items[*]')) as record", {"text": page.text}
+    return _file_reader(page), {"path": str(page.path)}
+
+
+def _read_page(wh: Warehouse, dataset: str, page: Page, sql: str, params: dict[str, object]) -> int:
     if isinstance(page, JsonPage):
         # DuckDB answers an insert with the number of rows it inserted
         return int(wh.rows(sql, params)[0][0])
@@ -212,6 +246,125 @@ def land(
         ) from None
 
 
+def land(
+    wh: Warehouse,
+    batch_id: str,
+    dataset: str,
+    page: Page,
+    seq: int,
+    since: datetime | None,
+    until: datetime,
+) -> int:
+    """Append one page's records to raw.records in bulk (DuckDB parses them); returns the count.
+
+    Every record lands, unchanged ones too: for a scratch warehouse (a backfill chunk); the
+    hourly load goes through `receive` and `land_new`.
+    """
+    reader, params = _reader(page)
+    sql = f"""
+        insert into raw.records
+            (batch_id, dataset, seq, record, window_at, record_hash, key_hash)
+        select $batch_id, $dataset, $seq + row_number() over (), *
+        from ({_received(dataset, reader)})
+    """
+    params.update(batch_id=batch_id, dataset=dataset, seq=seq, since=since, until=until)
+    return _read_page(wh, dataset, page, sql, params)
+
+
+LANDING = "_landing"
+
+
+@contextmanager
+def landing(wh: Warehouse) -> Iterator[None]:
+    """An empty temp table for a window's records received but not yet landed, for the block."""
+    wh.execute(
+        f"create or replace temp table {LANDING} (seq bigint, record json,"
+        " window_at timestamptz, record_hash ubigint, key_hash ubigint)"
+    )
+    yield
+    wh.execute(f"drop table {LANDING}")
+
+
+def receive(
+    wh: Warehouse, dataset: str, page: Page, seq: int, since: datetime | None, until: datetime
+) -> int:
+    """Append one page's records in the window to the landing table; returns the count."""
+    reader, params = _reader(page)
+    sql = f"""
+        insert into {LANDING} select $seq + row_number() over (), *
+        from ({_received(dataset, reader)})
+    """
+    params.update(seq=seq, since=since, until=until)
+    return _read_page(wh, dataset, page, sql, params)
+
+
+def land_new(wh: Warehouse, batch_id: str, dataset: str) -> int:
+    """Move the landing table's records into raw.records, except those raw already holds
+    unchanged; returns how many landed.
+
+    Unchanged means: the same text with the same window instant was landed before (datasets
+    with a version column: a version once landed was merged or quarantined then, and a
+    re-read changes neither); for the others (a key holds whatever was landed last) the
+    last record landed for the same key has the same text. A record whose window instant
+    does not read always lands (staging quarantines it).
+    """
+    lo, hi = wh.rows(f"select min(window_at), max(window_at) from {LANDING}")[0]
+    known = (
+        "select window_at, record_hash, key_hash from raw.records"
+        " where dataset = $dataset and window_at between $lo and $hi"
+    )
+    if _other_keys(dataset):
+        # the last record landed per key: later transactions, then later in the batch
+        known += (
+            " qualify row_number() over"
+            " (partition by window_at, key_hash order by landed_at desc, seq desc) = 1"
+        )
+        same = "k.key_hash = l.key_hash and k.record_hash = l.record_hash"
+    else:
+        same = "k.record_hash = l.record_hash"
+    (landed,) = wh.rows(
+        f"""
+        insert into raw.records
+            (batch_id, dataset, seq, record, window_at, record_hash, key_hash)
+        with known as ({known})
+        select $batch_id, $dataset, l.seq, l.record, l.window_at, l.record_hash, l.key_hash
+        from {LANDING} l
+        where not exists (
+            select 1 from known k where k.window_at = l.window_at and {same}
+        )
+        """,
+        {"batch_id": batch_id, "dataset": dataset, "lo": lo, "hi": hi},
+    )[0]
+    wh.execute(f"delete from {LANDING}")
+    return int(landed)
+
+
+def record_batch(
+    wh: Warehouse,
+    batch_id: str,
+    dataset: str,
+    since: datetime | None,
+    until: datetime,
+    received: int,
+    landed: int,
+) -> None:
+    """Note in raw.batches how many records a batch received and how many were new."""
+    wh.execute(
+        "insert or replace into raw.batches"
+        " (batch_id, dataset, window_start, window_end, received, landed)"
+        " values (?, ?, ?, ?, ?, ?)",
+        [batch_id, dataset, since, until, received, landed],
+    )
+
+
+def staged_fingerprint(dataset: str) -> str:
+    """The raw.records fingerprint columns (window_at, record_hash, key_hash) computed from a
+    staging model's typed rows, as `land` computes them from the received text."""
+    others = _other_keys(dataset)
+    key_hash = f"hash([{', '.join(others)}])" if others else "null::ubigint"
+    return f"{WINDOW_FIELDS[dataset]}, hash(record::varchar), {key_hash}"
+
+
 def _file_reader(page: FilePage) -> str:
     if page.format == "jsonl":
         return "select json as record from read_json_objects($path, format = 'newline_delimited')"
@@ -222,14 +375,18 @@ def _file_reader(page: FilePage) -> str:
     return "select to_json(t) as record from read_parquet($path) t"
 
 
-def merge_batch(wh: Warehouse, batch_id: str, dataset: str) -> LoadResult:
-    """Type the batch with its staging model, quarantine failures, merge the rest into core.
+def merge_batch(wh: Warehouse, batch_id: str, dataset: str, from_seq: int = 0) -> LoadResult:
+    """Type the batch's records (from seq `from_seq` on) with its staging model, quarantine
+    failures, merge the rest into core.
 
     Runs inside the caller's transaction: on failure its rollback undoes all of this.
     """
     staged = f"_stg_{dataset}"
     stage = read_sql(f"staging/stg_{dataset}")
-    wh.execute(f"create or replace temp table {staged} as {stage}", {"batch_id": batch_id})
+    wh.execute(
+        f"create or replace temp table {staged} as {stage}",
+        {"batch_id": batch_id, "from_seq": from_seq},
+    )
     return merge_staged(wh, batch_id, dataset, staged)
 
 

@@ -21,7 +21,7 @@ from flows.chunks import Chunk, StagedChunk, batch_id, hour_starts
 from flows.settings import Settings
 from flows.warehouse import Warehouse
 from flows.warehouse.coverage import kpi_needs, record_coverage
-from flows.warehouse.load import LoadResult, merge_staged
+from flows.warehouse.load import LoadResult, merge_staged, staged_fingerprint
 from flows.warehouse.marts import refresh_marts
 from transforms.time import HOUR
 
@@ -88,8 +88,9 @@ def _merge_slice(
     )
     batch = batch_id(staged.chunk, dataset)
     wh.execute(
-        f"insert into raw.records (batch_id, dataset, seq, record)"
-        f" select $batch, $dataset, seq, record from {table}",
+        f"insert into raw.records"
+        f" (batch_id, dataset, seq, record, window_at, record_hash, key_hash)"
+        f" select $batch, $dataset, seq, record, {staged_fingerprint(dataset)} from {table}",
         {"batch": batch, "dataset": dataset},
     )
     return merge_staged(wh, batch, dataset, table)

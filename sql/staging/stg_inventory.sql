@@ -2,7 +2,7 @@
 with source as (
     select seq, record
     from raw.records
-    where batch_id = $batch_id and dataset = 'inventory'
+    where batch_id = $batch_id and dataset = 'inventory' and seq >= $from_seq
 ),
 
 fields as (

@@ -2,7 +2,7 @@
 with source as (
     select seq, record
     from raw.records
-    where batch_id = $batch_id and dataset = 'orders'
+    where batch_id = $batch_id and dataset = 'orders' and seq >= $from_seq
 ),
 
 fields as (

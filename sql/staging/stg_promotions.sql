@@ -2,7 +2,7 @@
 with source as (
     select seq, record
     from raw.records
-    where batch_id = $batch_id and dataset = 'promotions'
+    where batch_id = $batch_id and dataset = 'promotions' and seq >= $from_seq
 ),
 
 fields as (
