@@ -176,11 +176,12 @@ def load_dataset(
     return result
 
 
-def _land_and_merge(wh: Warehouse, batch_id: str, dataset: str, from_seq: int) -> LoadResult:
-    """Land the new records received since `from_seq` and merge them; nothing new, no merge."""
+def _land_and_merge(wh: Warehouse, batch_id: str, dataset: str, after: int) -> LoadResult:
+    """Land the new records received after the first `after` and merge them (their seq
+    starts at after + 1); nothing new, no merge."""
     if not land_new(wh, batch_id, dataset):
         return LoadResult(dataset)
-    return merge_batch(wh, batch_id, dataset, from_seq)
+    return merge_batch(wh, batch_id, dataset, after + 1)
 
 
 def not_provided(settings: Settings, source: ExportSource) -> list[str]:

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from flows import pipeline
 from flows.pipeline import run_hour
 from flows.settings import Settings, parse_settings
 from flows.warehouse import Warehouse
@@ -131,6 +132,32 @@ def test_a_re_read_lands_only_the_records_that_changed(
         assert wh.rows("select status from core.orders where order_id = 'T1'") == [("refunded",)]
         assert wh.rows("select visitors from core.traffic") == [(400,)]
         assert wh.rows("select visitors from mart.kpi_hourly where visitors > 0") == [(400,)]
+
+
+def test_a_window_landed_in_steps_leaves_the_tables_one_step_leaves(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a later version of T1 and an earlier one of T2 arrive pages after the first versions
+    backend.records["orders"] += [
+        order("T1", status="refunded", updated_at="2026-11-11T10:30:00+08:00"),
+        order("T2", buyer_id="U2", status="created", updated_at="2026-11-11T10:00:00+08:00"),
+    ]
+    whole = run(backend, tmp_path / "whole.duckdb")
+    monkeypatch.setattr(pipeline, "LAND_EVERY", 1)  # every page (2 records) a step of its own
+    stepped = run(backend, tmp_path / "steps.duckdb")
+    for dataset, result in whole.loads.items():
+        other = stepped.loads[dataset]
+        assert (result.landed, result.loaded, result.quarantined) == (
+            other.landed,
+            other.loaded,
+            other.quarantined,
+        )
+    first, second = snapshot(tmp_path / "whole.duckdb"), snapshot(tmp_path / "steps.duckdb")
+    for table in TABLES:
+        assert_frame_equal(first[table], second[table])
+    assert first["core.orders"].filter(pl.col("order_id") == "T1")["status"].to_list() == [
+        "refunded"
+    ]
 
 
 def test_latest_updated_at_wins_whatever_the_arrival_order(
