@@ -90,7 +90,7 @@ def _ours(role: str, path: Path, db: Path, args: argparse.Namespace) -> dict[str
     from sources import FilePage, SourceSettings, make_source
 
     since, until = _window(args)
-    with Warehouse(db) as wh:
+    with Warehouse(db, memory_limit=args.memory_limit) as wh:
         clock = time.perf_counter()
         if role == "files":
             with wh.transaction():
@@ -176,7 +176,9 @@ def dlt_available() -> bool:
     return importlib.util.find_spec("dlt") is not None
 
 
-def measure(hours: int, *, with_dlt: bool = True, limit: int = 5000) -> dict[str, Any]:
+def measure(
+    hours: int, *, with_dlt: bool = True, limit: int = 5000, memory_limit: str | None = None
+) -> dict[str, Any]:
     """Every role on the same window of `hours` hours of orders; the figures and checks."""
     with (
         serving("mid", days=max(2, hours // 24 + 3)) as backend,
@@ -195,6 +197,7 @@ def measure(hours: int, *, with_dlt: bool = True, limit: int = 5000) -> dict[str
             str(limit),
             "--workdir",
             tmp,
+            *(["--memory-limit", memory_limit] if memory_limit else []),
         ]
         out: dict[str, Any] = {"hours": hours, "page_size": limit}
         for role in ("page", "raw", "files", "http"):
@@ -232,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=int, default=200, help="orders window length")
     parser.add_argument("--limit", type=int, default=5000, help="page size")
     parser.add_argument("--no-dlt", action="store_true")
+    parser.add_argument(
+        "--memory-limit", help="warehouse.memory_limit for ours (e.g. 512MB); default DuckDB's"
+    )
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--role", choices=["page", "raw", "files", "http", "dlt"])
     parser.add_argument("--base-url")
@@ -239,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir")
     args = parser.parse_args(argv)
     if args.role is None:
-        out = measure(args.hours, with_dlt=not args.no_dlt, limit=args.limit)
+        out = measure(
+            args.hours, with_dlt=not args.no_dlt, limit=args.limit, memory_limit=args.memory_limit
+        )
         _print(out)
         if args.json:
             write_answer(args.json, out)

@@ -95,6 +95,14 @@ class WarehouseSettings(_Strict):
         description="how long a run waits for another run's writer lock before it exits naming"
         " that run",
     )
+    memory_limit: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB's memory limit for a run that writes the warehouse, e.g. 1GB: above"
+        " it DuckDB spills to a temp file beside the warehouse instead of growing, so a long"
+        " window or backfill takes the same memory as a short one; unset, DuckDB's default"
+        " (80% of the machine's memory, which it fills with cached pages before evicting)",
+    )
 
 
 class _RulesBase(_Strict):

@@ -46,6 +46,11 @@ def test_parses_defaults_and_expands_environment() -> None:
         (with_("source", base_url="ftp://x"), {"SHOP_API_TOKEN": "t"}, "source.base_url"),
         ({**BASE, "warehous": {}}, {"SHOP_API_TOKEN": "t"}, "warehous: unknown key"),
         (
+            with_("warehouse", memory_limit="lots"),
+            {"SHOP_API_TOKEN": "t"},
+            "warehouse.memory_limit",
+        ),
+        (
             {
                 **BASE,
                 "rules": {
@@ -163,3 +168,11 @@ def test_read_only_commands_do_not_need_the_secrets_a_run_uses(tmp_path: Path) -
         assert "does not exist yet" in str(result.exception), (command, result.output)
     checked = runner.invoke(app, ["check-config", "-c", str(config)])
     assert "environment variable NOT_SET_ANYWHERE is not set" in str(checked.exception)
+
+
+def test_the_memory_limit_reaches_the_writing_connection(tmp_path: Path) -> None:
+    from flows.warehouse.lock import writing
+
+    data = with_("warehouse", path=str(tmp_path / "wh.duckdb"), memory_limit="512MB")
+    with writing(parse_settings(data, {"SHOP_API_TOKEN": "t"}), "test") as wh:
+        assert wh.rows("select current_setting('memory_limit')") == [("488.2 MiB",)]

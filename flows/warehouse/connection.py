@@ -75,8 +75,14 @@ def writer_lock(path: Path, *, timeout: float, holder: str) -> Iterator[None]:
 class Warehouse:
     """A connection to one shop's DuckDB file, with the schema applied."""
 
-    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, *, read_only: bool = False, memory_limit: str | None = None
+    ) -> None:
         self.path = Path(path)
+        # DuckDB's memory limit (warehouse.memory_limit): None keeps DuckDB's default
+        self._config: dict[str, str | bool | int | float | list[str]] = (
+            {"memory_limit": memory_limit} if memory_limit else {}
+        )
         if read_only and not self.path.exists():
             raise WarehouseBusyError(
                 f"warehouse {self.path} does not exist yet (run shoppulse run)"
@@ -91,7 +97,7 @@ class Warehouse:
         deadline = time.monotonic() + 30
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                return duckdb.connect(str(self.path), read_only=read_only, config=self._config)
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
                     raise WarehouseError(

@@ -126,6 +126,6 @@ def writing(settings: Settings, holder: str) -> Iterator[Warehouse]:
     path = settings.warehouse.path
     with (
         warehouse_writer(path, timeout=settings.warehouse.lock_timeout_seconds, holder=holder),
-        Warehouse(path) as wh,
+        Warehouse(path, memory_limit=settings.warehouse.memory_limit) as wh,
     ):
         yield wh
