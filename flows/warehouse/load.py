@@ -23,6 +23,7 @@ __all__ = [
     "landing",
     "merge_batch",
     "merge_staged",
+    "raw_holds",
     "receive",
     "record_batch",
     "staged_fingerprint",
@@ -257,8 +258,9 @@ def land(
 ) -> int:
     """Append one page's records to raw.records in bulk (DuckDB parses them); returns the count.
 
-    Every record lands, unchanged ones too: for a scratch warehouse (a backfill chunk); the
-    hourly load goes through `receive` and `land_new`.
+    Every record lands, unchanged ones too: for a first load (`raw_holds` is false) and for
+    a backfill chunk's scratch warehouse; otherwise the load goes through `receive` and
+    `land_new`.
     """
     reader, params = _reader(page)
     sql = f"""
@@ -337,6 +339,17 @@ def land_new(wh: Warehouse, batch_id: str, dataset: str) -> int:
     )[0]
     wh.execute(f"delete from {LANDING}")
     return int(landed)
+
+
+def raw_holds(wh: Warehouse, dataset: str, since: datetime | None, until: datetime) -> bool:
+    """Whether raw.records holds a record of `dataset` in the window; if not, none received
+    can be unchanged (a first load lands every record without comparing)."""
+    (holds,) = wh.rows(
+        "select exists (select 1 from raw.records where dataset = $dataset"
+        " and ($since::timestamptz is null or window_at >= $since) and window_at < $until)",
+        {"dataset": dataset, "since": since, "until": until},
+    )[0]
+    return bool(holds)
 
 
 def record_batch(
