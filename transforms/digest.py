@@ -161,7 +161,8 @@ def daily_series(
     drawn as it stands."""
     kept = daily
     if "complete" in daily.columns:
-        kept = daily.filter(pl.col("complete").fill_null(True) | (pl.col("day") == in_progress))
+        today = pl.lit(False) if in_progress is None else pl.col("day") == in_progress
+        kept = daily.filter(pl.col("complete").fill_null(True) | today)
     gmv = {r["day"]: float(r["gmv"]) for r in kept.select("day", "gmv").to_dicts()}
     rows = []
     for i in range(days):
