@@ -152,6 +152,7 @@ def run(
     spec: ShopSpec,
     windows: Sequence[int] = WINDOWS,
     promo_var: tuple[float, float] = (PROMO_VAR, NEW_PROMO_VAR),
+    first_seed: int = 0,
 ) -> None:
     """Score our rule and the baseline detectors on every (scenario, seed); print per
     scenario and overall, with recall as a fraction of the oracle's at our false-alert count."""
@@ -186,7 +187,7 @@ def run(
         return s["conversion_drop"]
 
     for scenario in scenarios:
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             sim = Simulator(scenario, seed, spec)
             tz = sim.spec.timezone
             start = sim.clock.instant(14 * 24).astimezone(UTC)
@@ -212,7 +213,10 @@ def run(
                 ("oracle", oracle_alerts(pvalues, truth, start, end, fps)[0]),
             ):
                 tally(scenario, name, sent, truth, start, end)
-    print(f"{len(scenarios)} scenario(s) x {seeds} seed(s), {time.monotonic() - began:.0f}s")
+    print(
+        f"{len(scenarios)} scenario(s) x {seeds} seed(s) from {first_seed},"
+        f" {time.monotonic() - began:.0f}s"
+    )
     for scenario in [*scenarios, "all"] if len(scenarios) > 1 else scenarios:
         print(f"-- {scenario}")
         oracle = tallies.get((scenario, "oracle"))
@@ -225,6 +229,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scenario", action="append", default=None)
     parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds first-seed .. first-seed + seeds - 1 (tune on other seeds than you report)",
+    )
     parser.add_argument("--alpha", type=float, action="append", default=None)
     parser.add_argument("--min-drop", type=float, default=0.25)
     parser.add_argument(
@@ -253,6 +263,7 @@ def main() -> None:
         spec,
         tuple(int(w) for w in args.windows.split(",")),
         (args.promo_var, args.new_promo_var),
+        args.first_seed,
     )
 
 

@@ -12,6 +12,7 @@ from scipy import stats
 from transforms.cancellations import cancel_replicas, cancel_spike, local_days_back
 from transforms.conversion import (
     NEW_PROMO_VAR,
+    conversion_baseline,
     conversion_drop,
     conversion_scores,
     sku_breakdown,
@@ -729,6 +730,50 @@ def test_a_new_kind_of_promotion_is_held_to_its_own_first_hours() -> None:
     assert conversion_drop(scores).height == 1
     # the same 40 buyers in the sale's first hour: its uplift is not known yet, not an alert
     assert drops(_new_kind_day(0, 40)).is_empty()
+
+
+def test_the_day_level_earlier_hours_share_is_not_counted_as_their_noise() -> None:
+    # five hours at 80% of usual before H: their shared day level (tau2 e^2 each) is what
+    # they measure, so only the rest of their variance weighs against T in k (here the
+    # baseline days differ only by day, so what is left is the binomial's)
+    hourly = _day_shaped(0.8, 140)
+    earlier = [H - HOUR * back for back in range(1, 6)]
+    base = conversion_baseline(hourly, pl.Series(earlier, dtype=TS), TZ).join(
+        hourly.select("hour", "visitors", "buyers"), on="hour"
+    )
+    n, p = pl.col("visitors"), pl.col("baseline_rate")
+    e = n * p
+    v = n * p * (1 - p) * (1 + (n - 1) * pl.col("rho")) + n**2 * pl.col("baseline_var")
+    own = base.select(
+        x=pl.col("buyers").sum(),
+        e=e.sum(),
+        # floored at the binomial's own spread
+        v=pl.max_horizontal(v - pl.col("tau2") * e**2, e * (1 - p)).sum(),
+        tau2=pl.col("tau2").first(),
+    ).row(0, named=True)
+    assert own["tau2"] > 0
+    k = own["tau2"] / (own["tau2"] + own["v"] / own["e"] ** 2)
+    scores = conversion_scores(hourly, pl.Series([H], dtype=TS), TZ)
+    one = scores.filter(pl.col("window_hours") == 1).row(0, named=True)
+    assert one["k"] == pytest.approx(k, rel=1e-6)
+    assert one["factor"] == pytest.approx(1 + k * (own["x"] / own["e"] - 1), rel=1e-6)
+
+
+def test_a_new_kind_of_promotion_is_held_to_every_day_of_its_hour() -> None:
+    # 7 weekend-discount days converting 8% and 7 days without a promotion at 4%; today a
+    # flash sale, a kind the baseline never ran: all 14 days stand in (6%), not only the
+    # 7 that ran some other promotion (its own first hours say how it differs)
+    rows = [
+        {**r, "buyers": 80, "in_promo": True, "promo_state": "discount"}
+        if d % 2
+        else {**r, "buyers": 40, "promo_state": ""}
+        for d, r in enumerate(history(1000, 0), start=1)
+    ]
+    rows.append({**now(1000, 60), "in_promo": True, "promo_state": "flash_sale"})
+    hourly = pl.DataFrame(rows, schema={**frame([]).schema, "promo_state": pl.String})
+    base = conversion_baseline(hourly, pl.Series([H], dtype=TS), TZ).row(0, named=True)
+    assert base["baseline_hours"] == 14 and not base["same_state"]
+    assert base["baseline_rate"] == pytest.approx(0.06)
 
 
 def test_source_breakdown_leaves_out_sources_without_expected_buyers() -> None:
