@@ -47,6 +47,7 @@ from simulator import Incident, ShopSpec, Simulator
 from simulator.shopify import ShopifyServer
 from sources import ExportSource, make_source
 from sources.simulated import SimulatorSource
+from transforms.conversion import WINDOWS
 from transforms.rules import RULES as RULE_REGISTRY
 from transforms.rules import (
     cancel_spike,
@@ -83,6 +84,11 @@ LEAD = {
 }
 GRACE = timedelta(hours=2)
 WEEK_HOURS = 168
+# the rules a gap inhibits, and how many hours back their longest window reads: an alert is
+# caused by a gap when any window it was judged on holds a gap hour (3-hour windows: up to
+# the gap's end + 2 h)
+GAP_INHIBITED = (conversion_drop.ALERTNAME, cancel_spike.ALERTNAME)
+GAP_REACH = HOUR * max(*WINDOWS, cancel_spike.WINDOW_HOURS)
 
 
 @dataclass(frozen=True)
@@ -529,6 +535,15 @@ def _expected_buyers(details: dict[str, Any]) -> float:
     )
 
 
+def _after_gap(alert: Sent, gaps: Sequence[Incident]) -> bool:
+    """Whether a window the alert's hour was judged on (the GAP_REACH hours ending with
+    it) holds an hour of one of the gaps."""
+    return any(
+        g.start.astimezone(UTC) <= alert.hour < g.end.astimezone(UTC) + GAP_REACH - HOUR
+        for g in gaps
+    )
+
+
 def goals(
     incidents: list[dict[str, Any]],
     sent: Sequence[Sent],
@@ -565,12 +580,7 @@ def goals(
 
     leads = [lead(i) for i in stockouts]
     gaps = [i for i in truth if i.alertname == data_gap.ALERTNAME]
-    gap_alerts = [
-        a
-        for a in sent
-        if a.alertname in (conversion_drop.ALERTNAME, cancel_spike.ALERTNAME)
-        and any(g.start.astimezone(UTC) <= a.hour < g.end.astimezone(UTC) + HOUR for g in gaps)
-    ]
+    gap_alerts = [a for a in sent if a.alertname in GAP_INHIBITED and _after_gap(a, gaps)]
     delays = [i["delay_hours"] for i in moderate if i["delay_hours"] is not None]
     return {
         "drop30_2h_60buyers": {

@@ -154,6 +154,22 @@ def test_goal_measurements() -> None:
     assert got["alerts_on_gap_hours"] == 1
 
 
+def test_alerts_whose_window_holds_a_gap_hour_count_as_gap_alerts() -> None:
+    # a one-hour gap at 80: the 3-hour windows ending at 80, 81 and 82 hold it, the one
+    # ending at 83 does not; conversion_drop and cancel_spike count, other rules do not
+    truth = [Incident("data_gap", {}, at(80), at(81))]
+    sent = [
+        Sent("conversion_drop", {}, at(79)),
+        Sent("conversion_drop", {}, at(80)),
+        Sent("cancel_spike", {}, at(81)),
+        Sent("conversion_drop", {"source": "search"}, at(82)),
+        Sent("conversion_drop", {}, at(83)),
+        Sent("low_stock_promo", {"sku_id": "A"}, at(81)),
+    ]
+    _, incidents = score(sent, truth, START, END)
+    assert goals(incidents, sent, truth, 168)["alerts_on_gap_hours"] == 3
+
+
 def test_the_in_process_source_serves_the_simulator_and_its_outages() -> None:
     import orjson
 
