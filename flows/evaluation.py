@@ -719,6 +719,7 @@ def format_report(evaluation: Evaluation) -> str:
     lines += [
         "",
         f"false alerts (all rules): {g['false_alerts']} over {g['weeks']:.1f} shop-weeks;"
-        f" conversion/cancel alerts on export-gap hours: {g['alerts_on_gap_hours']}",
+        f" conversion/cancel alerts judged on a window holding an export-gap hour:"
+        f" {g['alerts_on_gap_hours']}",
     ]
     return "\n".join(lines)
