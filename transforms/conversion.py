@@ -315,7 +315,8 @@ def conversion_baseline(
     # the promotion days: how much a new promotion lifts conversion is read from its own
     # hours anyway, and what each local hour adds to that level is known better from all
     # fourteen days than from the few that ran some other promotion (bench.detection,
-    # seeds 100-107: promo_drops 74 -> 83 scopes found, false alerts 18 -> 19)
+    # seeds 100-107: promo_drops 74 -> 83 scopes found; false alerts over promo_drops,
+    # normal, mixed and conversion_drop 18 -> 19)
     base = pooled(["scope", "hod", "state"]).with_columns(same_state=pl.lit(True))
     more = pooled(["scope", "hod"]).join(base, on=["hour", "scope"], how="anti")
     base = pl.concat([base, more.with_columns(same_state=pl.lit(False))])
