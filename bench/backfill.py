@@ -85,10 +85,13 @@ def _floor(settings: Any, start: datetime, end: datetime) -> tuple[float, dict[s
 
 def _server_cpu() -> float:
     """CPU seconds used so far by Prefect's temporary server process (Linux /proc)."""
-    from prefect.server.api.server import SubprocessASGIServer
-
+    # importing Prefect's server module takes seconds; a process that never started the
+    # temporary server (a plain-only run) has not imported it and has no server to ask
+    module = sys.modules.get("prefect.server.api.server")
+    if module is None:
+        return 0.0
     total = 0.0
-    for server in SubprocessASGIServer._instances.values():
+    for server in module.SubprocessASGIServer._instances.values():
         process = server.server_process
         if process is None:
             continue
