@@ -131,7 +131,6 @@ def _run(
     chunk_hours: int,
 ) -> dict[str, Any]:
     """One backfill into a fresh warehouse: wall and CPU time, what it loaded."""
-    from flows.backfill import backfill
     from flows.rebuild import make_request, plain_backfill
     from flows.settings import load_settings
 
@@ -144,6 +143,9 @@ def _run(
     clock = time.monotonic()
     tasks: int | None = None
     if mode == "prefect":
+        # imported here: a plain-only run never pays for importing Prefect
+        from flows.backfill import backfill
+
         state = backfill(
             start=start.isoformat(),
             end=end.isoformat(),
@@ -215,16 +217,16 @@ def main(argv: list[str] | None = None) -> int:
     start = datetime.fromisoformat(start_iso).astimezone(UTC)
     end = start + timedelta(days=args.days)
 
-    from prefect import flow
-
     from flows.settings import load_settings
-
-    @flow(name="bench-warmup")
-    def warmup() -> None:
-        """Start Prefect's temporary server before anything is timed."""
 
     prefect_start = None
     if not args.plain_only:
+        from prefect import flow
+
+        @flow(name="bench-warmup")
+        def warmup() -> None:
+            """Start Prefect's temporary server before anything is timed."""
+
         clock = time.monotonic()
         warmup()
         prefect_start = round(time.monotonic() - clock, 1)
