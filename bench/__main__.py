@@ -133,7 +133,8 @@ def figures(parts: dict[str, Any], quick: bool) -> tuple[dict[str, Any], dict[st
         else:
             keys["dlt_el_s"] = keys["dlt_ratio"] = None
             notes["dlt_el_s"] = notes["dlt_ratio"] = dlt.get("error", "dlt not run")
-        checks += [f"http_el: {c}" for c in el["checks"]]
+        if el != ingest:  # a shared run's checks are listed once, under ingest
+            checks += [f"http_el: {c}" for c in el["checks"]]
     hourly = parts.get("hourly")
     if hourly:
         history = hourly["history"]
