@@ -8,11 +8,13 @@ with rho > 0 the spread grows with volume, so a big shop is not alerted on every
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 __all__ = [
+    "distributions",
     "effective_rho",
     "lower_tail",
     "moment_rho",
@@ -22,6 +24,14 @@ __all__ = [
 Floats = NDArray[np.float64]
 # below this correlation the beta-binomial is numerically the binomial
 _TINY_RHO = 1e-9
+
+
+def distributions() -> ModuleType:
+    """`scipy.stats`, imported on first use: it takes 1–3 s, which every command (`--help`
+    included) would otherwise pay at start."""
+    from scipy import stats
+
+    return stats
 
 
 def _arrays(*values: ArrayLike) -> list[Floats]:
@@ -44,10 +54,10 @@ def lower_tail(x: ArrayLike, n: ArrayLike, p: ArrayLike, rho: ArrayLike = 0.0) -
     binomial = ok & (rhos <= _TINY_RHO)
     beta = ok & ~binomial
     if binomial.any():
-        out[binomial] = stats.binom.cdf(xs[binomial], ns[binomial], ps[binomial])
+        out[binomial] = distributions().binom.cdf(xs[binomial], ns[binomial], ps[binomial])
     if beta.any():
         a, b = _beta_params(ps[beta], rhos[beta])
-        out[beta] = stats.betabinom.cdf(xs[beta], ns[beta], a, b)
+        out[beta] = distributions().betabinom.cdf(xs[beta], ns[beta], a, b)
     return np.clip(out, 0.0, 1.0)
 
 
@@ -59,10 +69,10 @@ def upper_tail(x: ArrayLike, n: ArrayLike, p: ArrayLike, rho: ArrayLike = 0.0) -
     binomial = ok & (rhos <= _TINY_RHO)
     beta = ok & ~binomial
     if binomial.any():
-        out[binomial] = stats.binom.sf(xs[binomial] - 1, ns[binomial], ps[binomial])
+        out[binomial] = distributions().binom.sf(xs[binomial] - 1, ns[binomial], ps[binomial])
     if beta.any():
         a, b = _beta_params(ps[beta], rhos[beta])
-        out[beta] = stats.betabinom.sf(xs[beta] - 1, ns[beta], a, b)
+        out[beta] = distributions().betabinom.sf(xs[beta] - 1, ns[beta], a, b)
     return np.clip(out, 0.0, 1.0)
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import polars as pl
 from pydantic import Field
-from scipy import stats
 
 from transforms.rules.base import Candidate, Context, Rule, RuleSettings, utc
 from transforms.rules.words import is_zh, num
+from transforms.stats import distributions
 
 __all__ = ["ALERTNAME", "RULE", "ReturnSpikeSettings", "return_spike"]
 
@@ -81,7 +81,7 @@ def return_spike(
             baseline_days=pl.lit(days, dtype=pl.Int64),
         )
     )
-    p = stats.poisson.sf(
+    p = distributions().poisson.sf(
         counted.get_column("returns").to_numpy() - 1, counted.get_column("baseline").to_numpy()
     )
     return (

@@ -10,11 +10,11 @@ from typing import Any
 
 import polars as pl
 from pydantic import Field
-from scipy import stats
 
 from transforms.rules.base import Candidate, Context, Rule, RuleSettings, utc
 from transforms.rules.words import is_zh, num, pct
 from transforms.service import ANSWER_SECONDS, first_response_seconds
+from transforms.stats import distributions
 
 __all__ = ["ALERTNAME", "RULE", "SlowServiceSettings", "slow_service"]
 
@@ -68,7 +68,7 @@ def slow_service(
     if n < min_chats:
         return None
     share = hit / n
-    p_value = float(stats.binom.cdf(hit, n, target))
+    p_value = float(distributions().binom.cdf(hit, n, target))
     slow = share < target and p_value < alpha
     piled = int(row["unanswered"] or 0) >= max_unanswered
     if not (slow or piled):
