@@ -4,7 +4,7 @@
 conversion test needs hundreds of incidents. This reads the simulator's hourly visitors
 and buyers per source directly (what mart.kpi_hourly_by_source holds after a load), runs
 `transforms.conversion` over every hour at once (it reads only earlier hours for each),
-and scores it and the baseline detectors with `flows.evaluation.score`.
+and scores it and the baseline detectors with `flows.scoring.score`.
 
     python -m bench.detection --seeds 8 --scenario conversion_drop --scenario normal
 
@@ -25,17 +25,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from flows.evaluation import (
-    RuleScore,
-    Sent,
-    _episodes,
-    goals,
-    oracle_alerts,
-    oracle_pvalues,
-    score,
-    static_alerts,
-    zscore_alerts,
-)
+from flows.detectors import episodes, oracle_alerts, oracle_pvalues, static_alerts, zscore_alerts
+from flows.scoring import RuleScore, Sent, goals, score
 from simulator import SOURCES, Incident, ShopSpec, Simulator
 from transforms.conversion import (
     NEW_PROMO_VAR,
@@ -105,7 +96,7 @@ def ours(
     )
     found = conversion_drop(scores, min_drop=min_drop, alpha=alpha)
     firing = found.select("hour", "source")
-    sent = _episodes(firing)
+    sent = episodes(firing)
     for i, alert in enumerate(sent):
         if alert.labels:
             continue

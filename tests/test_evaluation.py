@@ -7,14 +7,8 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from flows.evaluation import (
-    Sent,
-    goals,
-    oracle_alerts,
-    score,
-    static_alerts,
-    zscore_alerts,
-)
+from flows.detectors import oracle_alerts, static_alerts, zscore_alerts
+from flows.scoring import Sent, goals, score
 from simulator import Incident
 
 HOUR = timedelta(hours=1)
