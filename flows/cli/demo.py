@@ -26,7 +26,7 @@ from simulator.server import SimulatorServer
 from simulator.shopify import ShopifyServer
 from simulator.taobao import TopCredentials, top_server, write_exports
 from sources import make_source
-from transforms.rules import conversion_drop, low_stock_promo
+from transforms.rules import conversion_drop, low_stock_promo, negative_review
 
 __all__ = [
     "DEMO_TOKEN",
@@ -115,8 +115,9 @@ def _load_history(settings: Settings, end: datetime, console: Console) -> dict[s
 
 
 def replay_end(sim: Simulator) -> datetime:
-    """The demo's clock: the local midnight after the scenario's last incident, else its end."""
-    ends = [i.end for i in sim.truth()]
+    """The demo's clock: the local midnight after the scenario's last incident, else its end.
+    Negative reviews come every day of every scenario, so they do not place the window."""
+    ends = [i.end for i in sim.truth() if i.alertname != negative_review.ALERTNAME]
     if not ends:
         return sim.spec.end.astimezone(UTC)
     last = max(ends).astimezone(sim.spec.tz)
