@@ -52,8 +52,11 @@ def demo_config(
     directory.mkdir(parents=True, exist_ok=True)
     config = {
         "shop": {"name": "demo-shop", "timezone": timezone, "locale": "en"},
-        "source": source
-        or {"kind": "http", "base_url": base_url, "token": DEMO_TOKEN, "lookback_hours": 48},
+        # one retry: the loopback simulator answers at once, and its outages are on purpose
+        "source": {
+            **(source or {"kind": "http", "base_url": base_url, "token": DEMO_TOKEN}),
+            "max_attempts": 2,
+        },
         "warehouse": {"path": "demo-shop.duckdb", "lock_timeout_seconds": 60},
         "rules": {
             conversion_drop.ALERTNAME: {"min_drop": 0.25, "min_visitors": 100, "baseline_days": 14},
