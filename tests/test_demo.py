@@ -21,4 +21,5 @@ def test_the_demo_window_holds_the_scenarios_incidents_not_just_reviews() -> Non
 
 def test_the_demo_config_loads_and_retries_a_simulated_outage_once(tmp_path: Path) -> None:
     settings = load_settings(demo_config(tmp_path, "http://127.0.0.1:9", "Asia/Shanghai"))
-    assert settings.source.max_attempts == 2 and settings.source.token.get_secret_value() == DEMO_TOKEN
+    assert settings.source.max_attempts == 2
+    assert settings.source.token.get_secret_value() == DEMO_TOKEN
