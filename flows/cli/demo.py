@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -100,8 +100,7 @@ def _load_history(settings: Settings, end: datetime, console: Console) -> dict[s
     next_weeks = _with_lookback(settings, 0)  # then each run reads on from the watermark
     loaded: dict[str, int] = {}
     start = end - timedelta(days=HISTORY_DAYS)
-    with Warehouse(settings.warehouse.path) as wh:
-        source = make_source(settings.source)
+    with Warehouse(settings.warehouse.path) as wh, closing(make_source(settings.source)) as source:
         for offset in range(HISTORY_CHUNK_DAYS, HISTORY_DAYS + 1, HISTORY_CHUNK_DAYS):
             until = start + timedelta(days=offset)
             week = first_week if offset == HISTORY_CHUNK_DAYS else next_weeks
