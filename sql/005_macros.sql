@@ -15,6 +15,9 @@ create or replace macro need(raw_value, typed_value, field) as
         when raw_value is null then 'missing ' || field
         when typed_value is null then 'bad ' || field || ': ' || left(raw_value, 40)
     end;
+-- a reason fragment when a required text field is absent or empty
+create or replace macro need_text(t, field) as
+    case when t is null or t = '' then 'missing ' || field end;
 -- a reason fragment when an optional field is present but unreadable
 create or replace macro allow_null(raw_value, typed_value, field) as
     case when raw_value is not null and typed_value is null

@@ -40,7 +40,7 @@ checked as (
         *,
         nullif(concat_ws('; ',
             need(hour_raw, hour, 'hour'),
-            case when keyword is null or keyword = '' then 'missing keyword' end,
+            need_text(keyword, 'keyword'),
             need(impressions_raw, impressions, 'impressions'),
             need(clicks_raw, clicks, 'clicks'),
             need(visitors_raw, visitors, 'visitors'),

@@ -44,9 +44,9 @@ checked as (
     select
         *,
         nullif(concat_ws('; ',
-            case when order_id is null or order_id = '' then 'missing order_id' end,
-            case when sku_id is null or sku_id = '' then 'missing sku_id' end,
-            case when buyer_id is null or buyer_id = '' then 'missing buyer_id' end,
+            need_text(order_id, 'order_id'),
+            need_text(sku_id, 'sku_id'),
+            need_text(buyer_id, 'buyer_id'),
             need(quantity_raw, quantity, 'quantity'),
             case when quantity <= 0 then 'quantity must be positive' end,
             need(unit_price_raw, unit_price, 'unit_price'),
@@ -58,7 +58,7 @@ checked as (
                 when status not in ('created', 'paid', 'shipped', 'completed', 'cancelled', 'refunded')
                     then 'unknown status: ' || left(status, 40)
             end,
-            case when source is null or source = '' then 'missing source' end,
+            need_text(source, 'source'),
             need(created_at_raw, created_at, 'created_at'),
             allow_null(paid_at_raw, paid_at, 'paid_at'),
             need(updated_at_raw, updated_at, 'updated_at')

@@ -37,7 +37,7 @@ checked as (
     select
         *,
         nullif(concat_ws('; ',
-            case when sku_id is null or sku_id = '' then 'missing sku_id' end,
+            need_text(sku_id, 'sku_id'),
             case when title is null then 'missing title' end,
             need(list_price_raw, list_price, 'list_price'),
             case when list_price < 0 then 'negative list_price' end,

@@ -49,7 +49,7 @@ checked as (
     select
         *,
         nullif(concat_ws('; ',
-            case when promo_id is null or promo_id = '' then 'missing promo_id' end,
+            need_text(promo_id, 'promo_id'),
             case when name is null then 'missing name' end,
             case
                 when kind is null then 'missing kind'

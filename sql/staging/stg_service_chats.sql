@@ -38,8 +38,8 @@ checked as (
     select
         *,
         nullif(concat_ws('; ',
-            case when chat_id is null or chat_id = '' then 'missing chat_id' end,
-            case when buyer_id is null or buyer_id = '' then 'missing buyer_id' end,
+            need_text(chat_id, 'chat_id'),
+            need_text(buyer_id, 'buyer_id'),
             need(started_at_raw, started_at, 'started_at'),
             allow_null(first_response_at_raw, first_response_at, 'first_response_at'),
             case when first_response_at < started_at then 'first_response_at before started_at' end,

@@ -36,7 +36,7 @@ checked as (
     select
         *,
         nullif(concat_ws('; ',
-            case when order_id is null or order_id = '' then 'missing order_id' end,
+            need_text(order_id, 'order_id'),
             need(promised_ship_by_raw, promised_ship_by, 'promised_ship_by'),
             allow_null(shipped_at_raw, shipped_at, 'shipped_at'),
             allow_null(returned_at_raw, returned_at, 'returned_at'),
