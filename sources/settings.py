@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from sources.base import DATASETS
+
 __all__ = ["SHOPIFY_API_VERSION", "TOP_GATEWAY", "SourceSettings"]
 
 SHOPIFY_API_VERSION = "2026-10"
@@ -64,20 +66,7 @@ class SourceSettings(BaseModel):
         description="above this share of a dataset's records quarantined in one load, the run"
         " ends partial (exit 3) naming the dataset; the good records still load",
     )
-    datasets: tuple[str, ...] = Field(
-        default=(
-            "products",
-            "promotions",
-            "orders",
-            "traffic",
-            "inventory",
-            "keywords",
-            "service_chats",
-            "reviews",
-            "shipments",
-        ),
-        description="datasets to pull",
-    )
+    datasets: tuple[str, ...] = Field(default=DATASETS, description="datasets to pull")
 
     # -- kind: shopify (Admin GraphQL API) --------------------------------------------------
     shop: str | None = Field(
