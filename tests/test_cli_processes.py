@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prefect.settings import PREFECT_API_URL
 
 from flows.errors import EXIT_NOTHING_LOADED
 from tests.backend import TOKEN, Backend, serve
@@ -77,11 +78,12 @@ def write_config(folder: Path, url: str, token: str) -> Path:
     return path
 
 
-def command_env(tmp_path: Path, tag: str) -> dict[str, str]:
+def command_env(tmp_path: Path, tag: str, home: Path | None = None) -> dict[str, str]:
+    """No API configured: the command starts Prefect's temporary server on the database in
+    `home` (default: a fresh one, as on a new machine)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    # no API configured: the command starts Prefect's temporary server, as on a fresh machine
     env.update(
-        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_HOME=str(home or tmp_path / "prefect"),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
         SHOPPULSE_TEST_TAG=tag,
@@ -89,14 +91,23 @@ def command_env(tmp_path: Path, tag: str) -> dict[str, str]:
     return env
 
 
-def shoppulse(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+@pytest.fixture(scope="module")
+def used_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Prefect home the module's commands share, as runs on one machine do: the first
+    temporary server creates its database, later ones start on it without migrating."""
+    return tmp_path_factory.mktemp("prefect-home")
+
+
+def shoppulse(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run the console script to the end of its output; return it and what it left alive."""
     tag = uuid.uuid4().hex
     done = subprocess.run(
         [SHOPPULSE, *args],
         capture_output=True,  # reads both streams to their end: a leftover holding them hangs
         text=True,
-        env=command_env(tmp_path, tag),
+        env={**command_env(tmp_path, tag), **(env or {})},
         cwd=tmp_path,
         timeout=400,
         start_new_session=True,
@@ -111,11 +122,14 @@ def backend() -> Iterator[Backend]:
         yield b
 
 
+@pytest.mark.usefixtures("prefect_harness")
 def test_a_successful_run_prints_only_json_on_stdout_and_leaves_nothing(
     backend: Backend, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, backend.base_url, TOKEN)
-    done, alive = shoppulse(tmp_path, "run", "-c", str(config), "--hour", HOUR)
+    # as cron runs it where a Prefect server is configured (the session's test server)
+    api = {"PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    done, alive = shoppulse(tmp_path, "run", "-c", str(config), "--hour", HOUR, env=api)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "ok"  # `shoppulse run | jq` works
     assert "any_visitors" in done.stderr  # the console channel's alert, on stderr
@@ -123,10 +137,11 @@ def test_a_successful_run_prints_only_json_on_stdout_and_leaves_nothing(
 
 
 def test_a_run_whose_exports_all_fail_exits_4_in_one_line_and_leaves_nothing(
-    backend: Backend, tmp_path: Path
+    backend: Backend, tmp_path: Path, used_home: Path
 ) -> None:
     config = write_config(tmp_path, backend.base_url, "wrong-token")
-    done, alive = shoppulse(tmp_path, "run", "-c", str(config), "--hour", HOUR)
+    home = {"PREFECT_HOME": str(used_home)}
+    done, alive = shoppulse(tmp_path, "run", "-c", str(config), "--hour", HOUR, env=home)
     assert done.returncode == EXIT_NOTHING_LOADED
     assert json.loads(done.stdout)["status"] == "failed"
     # stderr: the console channel's data_gap alert, then the one-line reason; no Prefect
@@ -167,7 +182,9 @@ class _Stalling(Backend):
         return super().window(dataset, since, until)
 
 
-def test_ctrl_c_during_a_run_stops_it_and_everything_it_started(tmp_path: Path) -> None:
+def test_ctrl_c_during_a_run_stops_it_and_everything_it_started(
+    tmp_path: Path, used_home: Path
+) -> None:
     backend = _Stalling(records={"traffic": [traffic()]})
     with serve(backend):
         config = write_config(tmp_path, backend.base_url, TOKEN)
@@ -177,7 +194,7 @@ def test_ctrl_c_during_a_run_stops_it_and_everything_it_started(tmp_path: Path) 
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=command_env(tmp_path, tag),
+            env=command_env(tmp_path, tag, used_home),
             cwd=tmp_path,
             start_new_session=True,
         )
@@ -214,7 +231,9 @@ def test_simulate_with_an_unknown_scenario_or_a_busy_port_fails_in_one_line(
     )
 
 
-def test_ctrl_c_on_serve_with_its_own_server_stops_in_order_in_one_line(tmp_path: Path) -> None:
+def test_ctrl_c_on_serve_with_its_own_server_stops_in_order_in_one_line(
+    tmp_path: Path, used_home: Path
+) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9", TOKEN)
     tag = uuid.uuid4().hex
     proc = subprocess.Popen(
@@ -222,7 +241,7 @@ def test_ctrl_c_on_serve_with_its_own_server_stops_in_order_in_one_line(tmp_path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**command_env(tmp_path, tag), "PYTHONUNBUFFERED": "1"},
+        env={**command_env(tmp_path, tag, used_home), "PYTHONUNBUFFERED": "1"},
         cwd=tmp_path,
         start_new_session=True,
     )
