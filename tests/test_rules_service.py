@@ -12,7 +12,7 @@ from flows.pipeline import finish_run, load_window, plan_windows, start_run
 from flows.rules_runner import evaluate_hour
 from flows.settings import parse_settings
 from flows.warehouse import Warehouse
-from simulator import Simulator
+from simulator import ShopSpec, Simulator
 from sources.simulated import SimulatorSource
 from transforms.rules import RULES, late_shipping, negative_review, return_spike, review_attack
 from transforms.rules import slow_service as slow
@@ -242,7 +242,7 @@ def test_return_spike_waits_for_enough_history_and_averages_over_the_days_it_has
 
 
 def test_the_runner_raises_the_new_rules_from_a_loaded_warehouse(tmp_path: Path) -> None:
-    sim = Simulator("seller_day", 0)
+    sim = Simulator("seller_day", 0, ShopSpec(skus=20, visitors_per_day=10_000))
     (_, _, shortage, _), (attack, a, sku) = sim.plan.shortages[0], sim.plan.attacks[0]
     settings = parse_settings(
         {
