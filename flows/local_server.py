@@ -102,18 +102,17 @@ def tie_temporary_server() -> None:
 
 
 def start_temporary_server_early() -> Callable[[], None]:
-    """Start the tied temporary server in a thread, so it comes up while the command does
-    other work; returns a `wait` to call before the first flow run, which re-raises a failed
-    start. Does nothing (and `wait` returns at once) when an API is configured."""
-    tie_temporary_server()
-    if not _tied:
-        return lambda: None
-    server = _tied[0]
+    """Tie and start the temporary server in a thread (importing Prefect's server takes
+    seconds too), so it comes up while the command does other work; returns a `wait` to
+    call before the first flow run, which re-raises a failed start. Nothing is started when
+    an API is configured (`wait` then returns as soon as the thread has checked)."""
     failure: list[BaseException] = []
 
     def start() -> None:
         try:
-            server.start()
+            tie_temporary_server()
+            if _tied:
+                _tied[0].start()
         except BaseException as exc:  # handed to the caller's thread by `wait`
             failure.append(exc)
 

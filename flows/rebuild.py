@@ -25,7 +25,7 @@ from flows.chunks import Chunk, StagedChunk, extract_chunk, plan_chunks
 from flows.clock import hour_end, hour_start, parse_instant
 from flows.errors import BackfillError
 from flows.settings import Settings
-from flows.warehouse import Warehouse
+from flows.warehouse import Warehouse, read_sql
 from flows.warehouse.lock import writing
 from flows.warehouse.marts import refresh_rfm
 from flows.warehouse.writer import (
@@ -44,6 +44,7 @@ __all__ = [
     "AlertMode",
     "BackfillRequest",
     "ChunkExecutor",
+    "HourReplayed",
     "LoadFn",
     "Progress",
     "backfill_shop",
@@ -52,6 +53,7 @@ __all__ = [
     "make_request",
     "plain_backfill",
     "progress_listener",
+    "replay_listener",
 ]
 
 ALERT_MODES = ("off", "record", "deliver")
@@ -95,6 +97,43 @@ def progress_listener(listener: Callable[[Progress], None]) -> Iterator[None]:
 def _notify(event: Progress) -> None:
     for listener in list(_listeners):
         listener(event)
+
+
+@dataclass(frozen=True)
+class HourReplayed:
+    """An hour whose alerts a backfill has just replayed, with the KPIs it then had."""
+
+    shop: str
+    hour: datetime
+    kpis: dict[str, Any]
+
+
+_hour_listeners: list[Callable[[HourReplayed], None]] = []
+
+
+@contextmanager
+def replay_listener(listener: Callable[[HourReplayed], None]) -> Iterator[None]:
+    """Call `listener` after each hour a backfill replays alerts for, while the block runs."""
+    _hour_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _hour_listeners.remove(listener)
+
+
+def _replay_hook(shop: str) -> Hook:
+    """Evaluate a replayed hour's rules, then tell the replay listeners (`shoppulse demo`)."""
+
+    def hook(wh: Warehouse, settings: Settings, hour: datetime, mode: str) -> None:
+        evaluate_rules(wh, settings, hour, mode)
+        if not _hour_listeners:
+            return
+        rows = wh.frame(read_sql("reads/digest_kpi_hourly"), {"start": hour, "end": hour + HOUR})
+        kpis = {k: v for k, v in rows.to_dicts()[0].items() if k != "hour"} if len(rows) else {}
+        for listener in list(_hour_listeners):
+            listener(HourReplayed(shop, hour, kpis))
+
+    return hook
 
 
 def make_request(
@@ -211,7 +250,7 @@ def backfill_shop(
     staging: Path | None = None,
 ) -> dict[str, Any]:
     """Backfill one shop under its single-writer guard; returns the summary."""
-    hook: Hook | None = evaluate_rules if request.alerts != "off" else None
+    hook = _replay_hook(settings.shop.name) if request.alerts != "off" else None
     tz = settings.shop.tz
     clock = time.monotonic()
     started_at = datetime.now(UTC)

@@ -6,7 +6,8 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from rich.console import Console
 from flows.cli.kpis import recent_kpis, render_kpis, wide_console
 from flows.cli.options import Api, app
 from flows.dashboard import write_dashboard
-from flows.errors import RunIncompleteError
+from flows.errors import BackfillError, RunIncompleteError
 from flows.pipeline import run_hour
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse, read_sql
@@ -26,14 +27,17 @@ from simulator.server import SimulatorServer
 from simulator.shopify import ShopifyServer
 from simulator.taobao import TopCredentials, top_server, write_exports
 from sources import make_source
-from transforms.rules import conversion_drop, low_stock_promo, negative_review
+from transforms.rules import conversion_drop, data_gap, low_stock_promo, negative_review
 
 __all__ = [
     "DEMO_TOKEN",
     "DEMO_TOP",
+    "Stretch",
     "demo",
     "demo_config",
+    "outage_hours",
     "replay_end",
+    "replay_plan",
     "run_demo",
     "shopify_source",
     "taobao_source",
@@ -42,7 +46,9 @@ __all__ = [
 DEMO_TOKEN = "demo-token-loopback-only"
 DEMO_TOP = TopCredentials("demo-app", "demo-secret-loopback-only", "demo-session-loopback-only")
 HISTORY_DAYS = 21
-HISTORY_CHUNK_DAYS = 7  # a run per week of history: a KPI line early, little per-run cost
+# days of history loaded after each run: the first day alone, so its KPI line comes early;
+# then a week per run, little per-run cost
+HISTORY_STEPS = (1, 7, 14, 21)
 
 
 def demo_config(
@@ -94,25 +100,27 @@ def _with_lookback(settings: Settings, hours: int) -> Settings:
 
 
 def _load_history(settings: Settings, end: datetime, console: Console) -> dict[str, int]:
-    """Load the days before `end` the rules need for their baselines, a week per run, and
-    print each day's KPIs as its week lands; returns the records loaded per dataset."""
-    first_week = _with_lookback(settings, HISTORY_CHUNK_DAYS * 24)  # reads its own week
-    next_weeks = _with_lookback(settings, 0)  # then each run reads on from the watermark
+    """Load the days before `end` the rules need for their baselines, in `HISTORY_STEPS`
+    runs, and print each day's KPIs as its run lands; returns the records loaded per dataset."""
     loaded: dict[str, int] = {}
     start = end - timedelta(days=HISTORY_DAYS)
+    first_day: date | None = None
     with Warehouse(settings.warehouse.path) as wh, closing(make_source(settings.source)) as source:
-        for offset in range(HISTORY_CHUNK_DAYS, HISTORY_DAYS + 1, HISTORY_CHUNK_DAYS):
-            until = start + timedelta(days=offset)
-            week = first_week if offset == HISTORY_CHUNK_DAYS else next_weeks
-            for dataset, result in run_hour(wh, week, source, until).loads.items():
-                loaded[dataset] = loaded.get(dataset, 0) + result.loaded
+        for step, days in enumerate(HISTORY_STEPS):
+            until = start + timedelta(days=days)
+            # the first run reads its own days; then each run reads on from the watermark
+            lookback = days * 24 if step == 0 else 0
+            result = run_hour(wh, _with_lookback(settings, lookback), source, until)
+            for dataset, load in result.loads.items():
+                loaded[dataset] = loaded.get(dataset, 0) + load.loaded
             last = (until - timedelta(hours=1)).astimezone(settings.shop.tz).date()
-            days = {"first_day": last - timedelta(days=HISTORY_CHUNK_DAYS - 1), "last_day": last}
-            for kpi in wh.frame(read_sql("reads/digest_kpi_daily"), days).iter_rows(named=True):
+            span = {"first_day": first_day or last - timedelta(days=days - 1), "last_day": last}
+            for kpi in wh.frame(read_sql("reads/digest_kpi_daily"), span).iter_rows(named=True):
                 console.print(
                     f"[dim]history {kpi['day']:%m-%d}[/] visitors {kpi['visitors']:>7,}"
                     f"  buyers {kpi['buyers']:>6,}  gmv {kpi['gmv']:>12,.2f}"
                 )
+            first_day = last + timedelta(days=1)
     return loaded
 
 
@@ -125,6 +133,50 @@ def replay_end(sim: Simulator) -> datetime:
     last = max(ends).astimezone(sim.spec.tz)
     midnight = datetime.combine(last.date() + timedelta(days=1), datetime.min.time(), sim.spec.tz)
     return min(midnight, sim.spec.end).astimezone(UTC)
+
+
+def outage_hours(sim: Simulator) -> set[datetime]:
+    """The hours the scenario's export backend is down (its data_gap incidents)."""
+    hours: set[datetime] = set()
+    for incident in sim.truth():
+        if incident.alertname == data_gap.ALERTNAME:
+            at = incident.start.astimezone(UTC)
+            while at < incident.end:
+                hours.add(at)
+                at += timedelta(hours=1)
+    return hours
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """Replayed hours [start, end): one hourly flow run per hour (`live`), else one backfill
+    flow run that loads them hour by hour and evaluates each hour's alerts after it."""
+
+    start: datetime
+    end: datetime
+    live: bool
+
+    @property
+    def hours(self) -> int:
+        return round((self.end - self.start) / timedelta(hours=1))
+
+
+def replay_plan(start: datetime, hours: int, outages: set[datetime]) -> list[Stretch]:
+    """How the demo replays `hours` hours from `start`: the last hour, each hour the backend
+    is down and the hour after it as hourly flow runs; the stretches between as backfills.
+
+    A backfill reads its hours after the fact, when the backend answers again: it would not
+    see an outage, so those hours run live, and the next live run reads the window again.
+    """
+    stretches: list[Stretch] = []
+    for i in range(hours):
+        hour = start + timedelta(hours=i)
+        live = i == hours - 1 or hour in outages or hour - timedelta(hours=1) in outages
+        if stretches and not live and not stretches[-1].live:
+            stretches[-1] = Stretch(stretches[-1].start, hour + timedelta(hours=1), False)
+        else:
+            stretches.append(Stretch(hour, hour + timedelta(hours=1), live))
+    return stretches
 
 
 def taobao_source(gateway: str) -> dict[str, Any]:
@@ -184,9 +236,70 @@ def _serving(
             "kind": "http",
             "base_url": server.base_url,
             "token": DEMO_TOKEN,
-            "lookback_hours": 48,
+            # the simulator's export has no visibility lag: a late change is a new version
+            # with a new updated_at, and a failed export leaves the watermark where it was,
+            # so the next run reads from it; a short re-read is enough
+            "lookback_hours": 2,
         }
         yield server.base_url, source, _still
+
+
+def _kpi_line(
+    console: Console, local: datetime, kpis: dict[str, Any], failures: list[str] | None = None
+) -> None:
+    console.print(
+        f"[dim]{local:%m-%d %H:%M}[/] visitors {kpis.get('visitors', 0):>6,}"
+        f"  buyers {kpis.get('buyers', 0):>5,}  gmv {kpis.get('gmv', 0.0):>11,.2f}"
+        + (f"  [red]export failed: {', '.join(failures)}[/]" if failures else "")
+    )
+
+
+def _hourly_run(config: Path, settings: Settings, hour: datetime, console: Console) -> None:
+    """One `hourly-etl` flow run for the hour starting at `hour`, and its KPI line."""
+    from flows.etl import hourly_etl
+
+    local = hour.astimezone(settings.shop.tz)
+    try:
+        summary = hourly_etl(config=str(config), hour=local.isoformat())
+    except RunIncompleteError as exc:  # an outage scenario: shown, and replay goes on
+        summary = exc.summary
+    _kpi_line(console, local, summary["kpis"], summary["failures"])
+
+
+def _backfill_run(config: Path, settings: Settings, stretch: Stretch, console: Console) -> None:
+    """One `backfill` flow run over the stretch with alerts delivered hour by hour, each
+    hour's KPI line printed once its alerts are evaluated."""
+    from flows.backfill import backfill
+    from flows.rebuild import HourReplayed, failure_message, replay_listener
+
+    tz = settings.shop.tz
+
+    def show(event: HourReplayed) -> None:
+        _kpi_line(console, event.hour.astimezone(tz), event.kpis)
+
+    with replay_listener(show):
+        state = backfill(
+            start=stretch.start.astimezone(tz).isoformat(),
+            end=stretch.end.astimezone(tz).isoformat(),
+            config=str(config),
+            alerts="deliver",
+            workers=2,
+            return_state=True,
+        )
+    summary = state.result(raise_on_failure=False)
+    if isinstance(summary, BaseException):
+        raise summary
+    assert isinstance(summary, dict)
+    if summary["failed"]:
+        raise BackfillError(failure_message(summary))
+
+
+def _why(hour: datetime, outages: set[datetime]) -> str:
+    if hour in outages:
+        return ": the simulated backend is down this hour"
+    if hour - timedelta(hours=1) in outages:
+        return ": the backend is back, the run reads the failed hour again"
+    return ": the hourly job itself"
 
 
 def run_demo(
@@ -197,8 +310,8 @@ def run_demo(
     seed: int = 7,
     api: Api = Api.export,
 ) -> None:
-    """Serve the simulator, load its history, then replay the last `hours` hour by hour."""
-    from flows.etl import hourly_etl
+    """Serve the simulator, load its history, then replay the last `hours` hours: hourly
+    flow runs for the last hour and the outage hours, backfill flow runs between them."""
     from flows.local_server import start_temporary_server_early
 
     # Prefect's temporary API comes up while the history loads
@@ -209,6 +322,13 @@ def run_demo(
     sim = Simulator(scenario, seed)
     end = replay_end(sim)
     replay_from = end - timedelta(hours=hours)
+    # only the export API serves past windows as they stood (Shopify and TOP answer with
+    # today's stock): the other interfaces replay every hour as an hourly run
+    outages = outage_hours(sim)
+    if api is Api.export:
+        plan = replay_plan(replay_from, hours, outages)
+    else:
+        plan = [Stretch(replay_from, end, live=True)]
     for stale in ("demo-shop.duckdb", "demo-shop.duckdb.wal", "alerts.jsonl"):
         (directory / stale).unlink(missing_ok=True)
     with _serving(sim, api, directory) as (where, source, clock):
@@ -224,25 +344,28 @@ def run_demo(
             f"loaded {HISTORY_DAYS} days of history: "
             + ", ".join(f"{d} {n:,}" for d, n in loaded.items())
         )
-        server_ready()  # the hourly runs are Prefect flow runs
-        for i in range(hours):
-            hour = replay_from + timedelta(hours=i)
-            local = hour.astimezone(settings.shop.tz)
-            clock(hour + timedelta(hours=1))
-            try:
-                summary = hourly_etl(config=str(config), hour=local.isoformat())
-            except RunIncompleteError as exc:  # an outage scenario: shown, and replay goes on
-                summary = exc.summary
-            kpis = summary["kpis"]
-            console.print(
-                f"[dim]{local:%m-%d %H:%M}[/] visitors {kpis.get('visitors', 0):>6,}"
-                f"  buyers {kpis.get('buyers', 0):>5,}  gmv {kpis.get('gmv', 0.0):>11,.2f}"
-                + (
-                    f"  [red]export failed: {', '.join(summary['failures'])}[/]"
-                    if summary["failures"]
-                    else ""
+        server_ready()  # the replay runs are Prefect flow runs
+        tz = settings.shop.tz
+        for stretch in plan:
+            first = stretch.start.astimezone(tz)
+            if not stretch.live:
+                console.print(
+                    f"replaying {stretch.hours} hours from {first:%m-%d %H:%M} in one backfill"
+                    " flow run, each hour's alerts evaluated after that hour is loaded"
                 )
-            )
+                clock(stretch.end)
+                _backfill_run(config, settings, stretch, console)
+                continue
+            if stretch.hours > 1:
+                console.print(
+                    f"replaying {stretch.hours} hours as {stretch.hours} hourly flow runs"
+                )
+            for i in range(stretch.hours):
+                hour = stretch.start + timedelta(hours=i)
+                if stretch.hours == 1:
+                    console.print(f"hourly flow run for {first:%m-%d %H:%M}{_why(hour, outages)}")
+                clock(hour + timedelta(hours=1))
+                _hourly_run(config, settings, hour, console)
     rows = recent_kpis(settings, 24)
     render_kpis(rows, title=f"demo-shop — last 24 of {hours} replayed hours", console=console)
     dashboard = write_dashboard(settings, directory / "dashboard.html", hours=hours)
