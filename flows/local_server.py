@@ -101,11 +101,11 @@ def tie_temporary_server() -> None:
     _tied.append(TiedServer())  # registered as the one Prefect's client starts
 
 
-def start_temporary_server_early() -> Callable[[], None]:
+def start_temporary_server_early(then: Callable[[], None] | None = None) -> Callable[[], None]:
     """Tie and start the temporary server in a thread (importing Prefect's server takes
-    seconds too), so it comes up while the command does other work; returns a `wait` to
-    call before the first flow run, which re-raises a failed start. Nothing is started when
-    an API is configured (`wait` then returns as soon as the thread has checked)."""
+    seconds too), so it comes up while the command does other work, then run `then` in that
+    thread (imports the command's flows will need); returns a `wait` to call before the first
+    flow run, which re-raises a failure. Nothing is started when an API is configured."""
     failure: list[BaseException] = []
 
     def start() -> None:
@@ -113,6 +113,8 @@ def start_temporary_server_early() -> Callable[[], None]:
             tie_temporary_server()
             if _tied:
                 _tied[0].start()
+            if then is not None:
+                then()
         except BaseException as exc:  # handed to the caller's thread by `wait`
             failure.append(exc)
 

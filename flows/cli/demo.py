@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -236,6 +237,8 @@ def _serving(
             "kind": "http",
             "base_url": server.base_url,
             "token": DEMO_TOKEN,
+            # the largest page the export allows: on loopback fewer round trips are all gain
+            "page_size": 5000,
             # the simulator's export has no visibility lag: a late change is a new version
             # with a new updated_at, and a failed export leaves the watermark where it was,
             # so the next run reads from it; a short re-read is enough
@@ -294,6 +297,15 @@ def _backfill_run(config: Path, settings: Settings, stretch: Stretch, console: C
         raise BackfillError(failure_message(summary))
 
 
+def _import_replay() -> None:
+    """Import the replay's flows and scipy (conversion_drop's first evaluation needs it)."""
+    from transforms.stats import distributions
+
+    for module in ("flows.backfill", "flows.etl"):
+        importlib.import_module(module)
+    distributions()
+
+
 def _why(hour: datetime, outages: set[datetime]) -> str:
     if hour in outages:
         return ": the simulated backend is down this hour"
@@ -314,8 +326,8 @@ def run_demo(
     flow runs for the last hour and the outage hours, backfill flow runs between them."""
     from flows.local_server import start_temporary_server_early
 
-    # Prefect's temporary API comes up while the history loads
-    server_ready = start_temporary_server_early()
+    # Prefect's temporary API comes up while the history loads, and what the replay imports
+    server_ready = start_temporary_server_early(then=_import_replay)
 
     console = wide_console()
     started = time.monotonic()
