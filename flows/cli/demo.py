@@ -23,7 +23,7 @@ from flows.errors import BackfillError, RunIncompleteError
 from flows.pipeline import run_hour
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse, read_sql
-from simulator import Simulator
+from simulator import ShopSpec, Simulator
 from simulator.server import SimulatorServer
 from simulator.shopify import ShopifyServer
 from simulator.taobao import TopCredentials, top_server, write_exports
@@ -321,9 +321,11 @@ def run_demo(
     scenario: str = "demo",
     seed: int = 7,
     api: Api = Api.export,
+    spec: ShopSpec | None = None,
 ) -> None:
     """Serve the simulator, load its history, then replay the last `hours` hours: hourly
-    flow runs for the last hour and the outage hours, backfill flow runs between them."""
+    flow runs for the last hour and the outage hours, backfill flow runs between them.
+    `spec` sizes the simulated shop (tests use a small one)."""
     from flows.local_server import start_temporary_server_early
 
     # Prefect's temporary API comes up while the history loads, and what the replay imports
@@ -331,7 +333,7 @@ def run_demo(
 
     console = wide_console()
     started = time.monotonic()
-    sim = Simulator(scenario, seed)
+    sim = Simulator(scenario, seed, spec)
     end = replay_end(sim)
     replay_from = end - timedelta(hours=hours)
     # only the export API serves past windows as they stood (Shopify and TOP answer with
