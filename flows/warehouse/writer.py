@@ -86,6 +86,10 @@ def _merge_slice(
         f" select * exclude (_at) from read_parquet($path) where {where}",
         params,
     )
+    if not wh.rows(f"select exists (select 1 from {table})")[0][0]:
+        # an hour without rows of the dataset (dimensions rarely change): nothing to merge
+        wh.execute(f"drop table {table}")
+        return LoadResult(dataset)
     batch = batch_id(staged.chunk, dataset)
     wh.execute(
         f"insert into raw.records"
