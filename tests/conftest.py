@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,13 +18,40 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that run flows share one worker (`make test` runs `--dist loadgroup`), so a
-    session starts one Prefect test server, not one per pytest-xdist worker."""
-    for item in items:
-        if "prefect_harness" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("prefect"))
+# The files with tests that run flows (they request `prefect_harness`). Under pytest-xdist
+# (`make test`) each of these files runs on one worker, so a session starts one Prefect test
+# server, not one per worker.
+FLOW_FILES = frozenset(
+    {
+        "test_cli_processes.py",
+        "test_demo.py",
+        "test_deployments.py",
+        "test_digest.py",
+        "test_flow.py",
+        "test_orchestration.py",
+        "test_run_outcomes.py",
+        "test_secrets.py",
+    }
+)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if "prefect_harness" in getattr(item, "fixturenames", ()) and item.path.name not in FLOW_FILES:
+        raise pytest.UsageError(
+            f"{item.nodeid} runs flows: add {item.path.name} to FLOW_FILES in tests/conftest.py"
+        )
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's `load` scheduling, except that the FLOW_FILES go to one worker."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FlowsOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "flows" if path.rsplit("/", 1)[-1] in FLOW_FILES else nodeid
+
+    return FlowsOnOneWorker(config, log)
 
 
 @pytest.fixture(scope="session")
