@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -236,6 +237,95 @@ def test_return_spike_waits_for_enough_history_and_averages_over_the_days_it_has
     assert find(returns({"size_fit": (27, 10)}, days=9)) == []
     # nine days of history are enough to judge a real rise
     assert find(returns({"size_fit": (27, 25)}, days=9)) == ["size_fit"]
+
+
+def daily_returns(days: dict[str, list[int]], recent: dict[str, int]) -> pl.DataFrame:
+    """Per reason: its returns on each baseline day (the most recent day first), and its
+    returns in the last 24 h."""
+    rows = []
+    for reason, counts in days.items():
+        for d, count in enumerate(counts):
+            rows += [(END - 24 * H - (d + 0.5) * 24 * H, reason)] * count
+    for reason, count in recent.items():
+        rows += [(END - (i % 20 + 0.5) * H, reason) for i in range(count)]
+    return pl.DataFrame(
+        rows, schema={"returned_at": TS, "reason": pl.String}, orient="row"
+    ).with_columns(order_id=pl.lit("T"))
+
+
+def poisson_tail(k: int, mean: float) -> float:
+    """P(X >= k) for X ~ Poisson(mean), summed term by term over the upper tail."""
+    return sum(math.exp(j * math.log(mean) - mean - math.lgamma(j + 1)) for j in range(k, k + 500))
+
+
+def nb_tail(k: int, mean: float, phi: float) -> float:
+    """P(X >= k) for a negative binomial of this mean and variance phi x mean (r successes of
+    odds 1 / phi), summed term by term over the upper tail."""
+    r, q = mean / (phi - 1), 1 / phi
+    return sum(
+        math.exp(
+            math.lgamma(j + r) - math.lgamma(r) - math.lgamma(j + 1) + r * math.log(q)
+            + j * math.log(1 - q)
+        )
+        for j in range(k, k + 2000)
+    )  # fmt: skip
+
+
+def find_spikes(frame: pl.DataFrame) -> pl.DataFrame:
+    return return_spike.return_spike(
+        frame, END, baseline_days=14, min_returns=10, min_ratio=3, alpha=0.001, min_baseline_days=7
+    )
+
+
+# 14 baseline days whose reason counts swing from day to day (variance well above the mean)
+SWINGING = {
+    "damaged": [1, 7] * 7,  # mean 4, squared deviations 14 x 9 = 126: 126 / 4 / 13 = 2.42
+    "quality": [2, 10] * 7,  # mean 6, 14 x 16 = 224: 224 / 6 / 13 = 2.87
+    "size_fit": [5, 13] * 7,  # mean 9, 224 / 9 / 13 = 1.91
+}
+
+
+def test_return_spike_allows_for_reasons_that_swing_from_day_to_day() -> None:
+    phi = 126 / 4 / 13  # the median reason's variance over mean: damaged's
+    # 14 damaged in a day, 3.5x its mean of 4, with a total (14 + 6 + 9) inside the days'
+    # range (8 to 30): a Poisson tail of 7.6e-5 (under alpha / 3) but a negative binomial
+    # tail with the baseline's spread of about 0.012
+    assert poisson_tail(14, 4) < 0.001 / 3 and nb_tail(14, 4, phi) > 0.01
+    swing = find_spikes(daily_returns(SWINGING, {"damaged": 14, "quality": 6, "size_fit": 9}))
+    assert swing.is_empty()
+    # 3x at 12 as well
+    assert find_spikes(daily_returns(SWINGING, {"damaged": 12, "size_fit": 9})).is_empty()
+    # a wrong-address batch of 77 against 19 in 14 days (1.36 a day) is still found
+    batch = daily_returns(
+        {**SWINGING, "wrong_address": [1] * 9 + [2] * 5},
+        {"damaged": 5, "quality": 6, "size_fit": 9, "wrong_address": 77},
+    )
+    found = find_spikes(batch)
+    assert found.get_column("reason").to_list() == ["wrong_address"]
+    row = found.row(0, named=True)
+    # wrong_address swings little: (9 x (5/14)^2 + 5 x (9/14)^2) / (19/14) / 13 = 0.18; the
+    # median of the four reasons is halfway between size_fit's 1.91 and damaged's 2.42
+    own = (9 * (5 / 14) ** 2 + 5 * (9 / 14) ** 2) / (19 / 14) / 13
+    assert own == pytest.approx(0.182, abs=1e-3)
+    four = (224 / 9 / 13 + phi) / 2
+    assert row["dispersion"] == pytest.approx(four)
+    assert (row["returns"], row["baseline"]) == (77, pytest.approx(19 / 14))
+    assert row["p_value"] == pytest.approx(nb_tail(77, 19 / 14, four), rel=1e-6, abs=0)
+    assert row["p_value"] < 0.001 / 4
+    assert return_spike._candidate(row, 14).severity == "critical"
+
+
+def test_return_spike_shares_alpha_among_the_reasons_it_tests() -> None:
+    # steady baselines of 4 a day (no spread: plain Poisson); 13 in a day has a tail of
+    # 2.7e-4: under alpha when it is the only reason, over alpha / 6 among six reasons
+    assert 0.001 / 6 < poisson_tail(13, 4) < 0.001
+    alone = find_spikes(daily_returns({"damaged": [4] * 14}, {"damaged": 13}))
+    assert alone.get_column("reason").to_list() == ["damaged"]
+    p_value = alone.row(0, named=True)["p_value"]
+    assert p_value == pytest.approx(poisson_tail(13, 4), rel=1e-9, abs=0)
+    six = ["damaged", "quality", "size_fit", "not_as_described", "wrong_address", "other"]
+    among = daily_returns({r: [4] * 14 for r in six}, {"damaged": 13})
+    assert find_spikes(among).is_empty()
 
 
 # -- the runner over a warehouse loaded from the seller_day scenario ---------------------------

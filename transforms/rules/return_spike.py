@@ -1,5 +1,15 @@
 """return_spike: the returns of one reason (e.g. wrong address) in the last 24 hours are well
-above that reason's daily baseline (a Poisson test against the previous days' mean).
+above that reason's daily baseline: the previous days' mean, tested as a negative binomial
+whose variance is the baseline's day-to-day spread (quasi-Poisson), with `alpha` shared by the
+reasons tested.
+
+Spread: a reason's daily returns vary more than a Poisson count (orders, and so returns, move
+with the weekday and the promotions of a week before). Each reason's variance over mean across
+the baseline days is its dispersion; the rule uses the median over the reasons (at least 1),
+so a few days of history still give a steady figure and one reason's own past spike does not
+blind the others. Several reasons are tested every hour: each is judged against `alpha`
+divided by the number of reasons tested (Bonferroni), so more reasons do not mean more false
+alerts.
 
 Cold start: the baseline counts only the days since the first return the warehouse holds
 (of any reason, whole days, at most `baseline_days`), and no reason is judged until those
@@ -28,6 +38,7 @@ WINDOW = timedelta(hours=24)
 # a reason never seen in the baseline still has this many returns a day expected
 FLOOR_PER_DAY = 0.5
 CRITICAL_RATIO = 6.0
+_DAY_US = 86_400_000_000
 
 
 class ReturnSpikeSettings(RuleSettings):
@@ -43,7 +54,11 @@ class ReturnSpikeSettings(RuleSettings):
         default=3.0, gt=1, description="returns must reach this multiple of the daily baseline"
     )
     alpha: float = Field(
-        default=0.001, gt=0, lt=0.5, description="Poisson tail under which a rise is real"
+        default=0.001,
+        gt=0,
+        lt=0.5,
+        description="tail (negative binomial, spread from the baseline days) under which a rise"
+        " is real, shared by the reasons tested",
     )
     min_baseline_days: int = Field(
         default=7,
@@ -65,34 +80,59 @@ def return_spike(
 ) -> pl.DataFrame:
     """Reasons whose returns in the 24 h before `as_of` break their baseline: the mean per
     day over the `baseline_days` before that, or over the whole days since the first return
-    when the history is shorter; nothing while that is under `min_baseline_days`."""
+    when the history is shorter; nothing while that is under `min_baseline_days`; tested
+    against `alpha` / reasons with the baselines' median dispersion (module docstring)."""
     start = as_of - WINDOW
     days = _history_days(returns, start, baseline_days)
+    n = max(days, 1)
     counted = (
-        returns.group_by("reason")
+        returns.with_columns(
+            day=(pl.lit(start) - pl.col("returned_at")).dt.total_microseconds() // _DAY_US
+        )
+        .filter(pl.col("day") < n)
+        .group_by("reason", "day")
+        .agg(count=pl.len())
+        .group_by("reason")
         .agg(
-            returns=(pl.col("returned_at") >= start).sum(),
-            baseline_returns=(pl.col("returned_at") < start).sum(),
+            returns=pl.col("count").filter(pl.col("day") < 0).sum(),
+            baseline_returns=pl.col("count").filter(pl.col("day") >= 0).sum(),
+            squares=(pl.col("count") ** 2).filter(pl.col("day") >= 0).sum(),
         )
         .with_columns(
-            baseline=pl.max_horizontal(
-                pl.col("baseline_returns") / max(days, 1), pl.lit(FLOOR_PER_DAY)
-            ),
+            baseline=pl.max_horizontal(pl.col("baseline_returns") / n, pl.lit(FLOOR_PER_DAY)),
             baseline_days=pl.lit(days, dtype=pl.Int64),
+            # Pearson chi-square over degrees of freedom of the reason's daily counts
+            spread=pl.when((pl.col("baseline_returns") > 0) & pl.lit(n >= 2)).then(
+                (n * pl.col("squares") / pl.col("baseline_returns") - pl.col("baseline_returns"))
+                / (n - 1)
+            ),
         )
     )
-    p = distributions().poisson.sf(
-        counted.get_column("returns").to_numpy() - 1, counted.get_column("baseline").to_numpy()
-    )
+    median = counted.get_column("spread").median()
+    phi = max(1.0, float(median)) if isinstance(median, (int, float)) else 1.0
+    x = counted.get_column("returns").cast(pl.Int64).to_numpy() - 1
+    mean = counted.get_column("baseline").to_numpy()
+    stats = distributions()
+    if phi > 1.0:
+        # NB with mean m and variance phi m: r = m / (phi - 1) successes, success odds 1 / phi
+        p = stats.nbinom.sf(x, mean / (phi - 1.0), 1.0 / phi)
+    else:
+        p = stats.poisson.sf(x, mean)
+    tests = max(counted.height, 1)
     return (
-        counted.with_columns(p_value=pl.Series(p, dtype=pl.Float64))
+        counted.with_columns(
+            p_value=pl.Series(p, dtype=pl.Float64),
+            dispersion=pl.lit(phi),
+            reasons_tested=pl.lit(tests, dtype=pl.Int64),
+        )
         .with_columns(ratio=pl.col("returns") / pl.col("baseline"))
         .filter(
             pl.lit(days >= min_baseline_days)
             & (pl.col("returns") >= min_returns)
             & (pl.col("ratio") >= min_ratio)
-            & (pl.col("p_value") < alpha)
+            & (pl.col("p_value") < alpha / tests)
         )
+        .drop("squares", "spread")
         .sort("reason")
     )
 
