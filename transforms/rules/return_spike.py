@@ -53,8 +53,10 @@ class ReturnSpikeSettings(RuleSettings):
     min_ratio: float = Field(
         default=3.0, gt=1, description="returns must reach this multiple of the daily baseline"
     )
+    # the rule looks again every hour at a 24 h window that has moved by one hour: a day holds
+    # several nearly fresh looks per reason, so the tail is stricter than a once-a-day test's
     alpha: float = Field(
-        default=0.001,
+        default=0.0001,
         gt=0,
         lt=0.5,
         description="tail (negative binomial, spread from the baseline days) under which a rise"
