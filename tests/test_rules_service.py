@@ -328,6 +328,41 @@ def test_return_spike_shares_alpha_among_the_reasons_it_tests() -> None:
     assert find_spikes(among).is_empty()
 
 
+def test_return_spike_with_its_defaults_over_two_weeks_of_the_seller_day_shop() -> None:
+    """Every hour of the replayed fortnight: the wrong-address batch is the one alert."""
+    sim = Simulator("seller_day", 0)
+    [batch] = [i for i in sim.truth() if i.alertname == return_spike.ALERTNAME]
+    latest: dict[str, tuple[str, str]] = {}
+    for h in range(sim.clock.hours):
+        for _, row in sim.service_rows("shipments", h):
+            if row.get("returned_at"):
+                latest[row["order_id"]] = (row["returned_at"], row["return_reason"])
+    frame = pl.DataFrame(
+        [(o, at, reason) for o, (at, reason) in latest.items()],
+        schema={"order_id": pl.String, "returned_at": pl.String, "reason": pl.String},
+        orient="row",
+    ).with_columns(pl.col("returned_at").str.to_datetime(time_zone="UTC"))
+    s = return_spike.ReturnSpikeSettings()
+    firing: set[str] = set()
+    episodes = []
+    for h in range(14 * 24, sim.clock.hours):
+        end = sim.clock.instant(h + 1).astimezone(UTC)
+        found = return_spike.return_spike(
+            frame.filter(pl.col("returned_at") < end),
+            end,
+            baseline_days=s.baseline_days,
+            min_returns=s.min_returns,
+            min_ratio=s.min_ratio,
+            alpha=s.alpha,
+            min_baseline_days=s.min_baseline_days,
+        )
+        now = set(found.get_column("reason").to_list())
+        episodes += [(reason, end) for reason in sorted(now - firing)]
+        firing = now
+    [(reason, at)] = episodes
+    assert reason == "wrong_address" and batch.start <= at <= batch.end
+
+
 # -- the runner over a warehouse loaded from the seller_day scenario ---------------------------
 
 
