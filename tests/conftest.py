@@ -23,7 +23,6 @@ os.environ.pop("PREFECT_API_URL", None)
 # server, not one per worker.
 FLOW_FILES = frozenset(
     {
-        "test_cli_processes.py",
         "test_demo.py",
         "test_deployments.py",
         "test_digest.py",

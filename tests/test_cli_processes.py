@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import yaml
-from prefect.settings import PREFECT_API_URL
 
 from flows.errors import EXIT_NOTHING_LOADED
 from tests.backend import TOKEN, Backend, serve
@@ -122,14 +121,12 @@ def backend() -> Iterator[Backend]:
         yield b
 
 
-@pytest.mark.usefixtures("prefect_harness")
 def test_a_successful_run_prints_only_json_on_stdout_and_leaves_nothing(
-    backend: Backend, tmp_path: Path
+    backend: Backend, tmp_path: Path, used_home: Path
 ) -> None:
     config = write_config(tmp_path, backend.base_url, TOKEN)
-    # as cron runs it where a Prefect server is configured (the session's test server)
-    api = {"PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    done, alive = shoppulse(tmp_path, "run", "-c", str(config), "--hour", HOUR, env=api)
+    home = {"PREFECT_HOME": str(used_home)}
+    done, alive = shoppulse(tmp_path, "run", "-c", str(config), "--hour", HOUR, env=home)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "ok"  # `shoppulse run | jq` works
     assert "any_visitors" in done.stderr  # the console channel's alert, on stderr
@@ -277,13 +274,15 @@ stop_temporary_server()
 """
 
 
-def test_a_server_started_early_is_the_one_the_flows_use_and_it_stops(tmp_path: Path) -> None:
+def test_a_server_started_early_is_the_one_the_flows_use_and_it_stops(
+    tmp_path: Path, used_home: Path
+) -> None:
     tag = uuid.uuid4().hex
     done = subprocess.run(
         [sys.executable, "-c", EARLY_SERVER],
         capture_output=True,
         text=True,
-        env=command_env(tmp_path, tag),
+        env=command_env(tmp_path, tag, used_home),
         cwd=Path(__file__).resolve().parent.parent,
         timeout=300,
         start_new_session=True,
