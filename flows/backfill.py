@@ -39,7 +39,7 @@ from flows.settings import Settings, load_settings, shop_label
 from flows.warehouse import Warehouse
 from flows.warehouse.writer import ChunkOutcome, Hook, load_chunk
 
-__all__ = ["backfill", "extract_chunk_task", "load_chunk_task", "task_runner"]
+__all__ = ["backfill", "backfill_summary", "extract_chunk_task", "load_chunk_task", "task_runner"]
 
 
 @task(name="extract-chunk", task_run_name="extract-{chunk.key}", cache_policy=NO_CACHE)
@@ -142,6 +142,17 @@ def backfill(
     if summary["failed"]:
         return Failed(message=failure_message(summary), data=summary)
     return summary
+
+
+def backfill_summary(**parameters: Any) -> dict[str, Any]:
+    """Run the backfill flow and return its summary, that of a run ending Failed (a chunk
+    failed) too; an error that left no summary is raised."""
+    state = backfill(**parameters, return_state=True)
+    value = state.result(raise_on_failure=False)
+    if isinstance(value, BaseException):
+        raise value
+    assert isinstance(value, dict)
+    return value
 
 
 @contextmanager

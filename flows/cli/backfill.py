@@ -123,10 +123,10 @@ def backfill_command(
         rows = [row for shop in shops for row in chunk_rows(shop, requests[shop.name])]
         _print_chunks(rows, console)
         return rows
-    from flows.backfill import backfill as backfill_flow
+    from flows.backfill import backfill_summary
 
     def one(shop: Shop) -> dict[str, Any]:
-        state = backfill_flow(
+        return backfill_summary(
             start=start,
             end=end,
             config=str(shop.config),
@@ -136,13 +136,7 @@ def backfill_command(
             dask_address=dask,
             resume=resume,
             staging=str(staging) if staging else None,
-            return_state=True,
         )
-        value = state.result(raise_on_failure=False)
-        if isinstance(value, BaseException):
-            raise value
-        assert isinstance(value, dict)
-        return value
 
     bar = Bar(
         TextColumn("{task.description}"),

@@ -272,7 +272,7 @@ def _hourly_run(config: Path, settings: Settings, hour: datetime, console: Conso
 def _backfill_run(config: Path, settings: Settings, stretch: Stretch, console: Console) -> None:
     """One `backfill` flow run over the stretch with alerts delivered hour by hour, each
     hour's KPI line printed once its alerts are evaluated."""
-    from flows.backfill import backfill
+    from flows.backfill import backfill_summary
     from flows.rebuild import HourReplayed, failure_message, replay_listener
 
     tz = settings.shop.tz
@@ -281,18 +281,13 @@ def _backfill_run(config: Path, settings: Settings, stretch: Stretch, console: C
         _kpi_line(console, event.hour.astimezone(tz), event.kpis)
 
     with replay_listener(show):
-        state = backfill(
+        summary = backfill_summary(
             start=stretch.start.astimezone(tz).isoformat(),
             end=stretch.end.astimezone(tz).isoformat(),
             config=str(config),
             alerts="deliver",
             workers=2,
-            return_state=True,
         )
-    summary = state.result(raise_on_failure=False)
-    if isinstance(summary, BaseException):
-        raise summary
-    assert isinstance(summary, dict)
     if summary["failed"]:
         raise BackfillError(failure_message(summary))
 
