@@ -15,11 +15,11 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from flows.chunks import Chunk, StagedChunk, extract_chunk, plan_chunks
 from flows.clock import hour_end, hour_start, parse_instant
@@ -83,15 +83,24 @@ class Progress:
 
 _listeners: list[Callable[[Progress], None]] = []
 
+E = TypeVar("E")
+
 
 @contextmanager
-def progress_listener(listener: Callable[[Progress], None]) -> Iterator[None]:
-    """Call `listener` with each backfill's progress while the block runs (the CLI's bar)."""
-    _listeners.append(listener)
+def _registered(
+    listeners: list[Callable[[E], None]], listener: Callable[[E], None]
+) -> Iterator[None]:
+    """`listener` in `listeners` while the block runs."""
+    listeners.append(listener)
     try:
         yield
     finally:
-        _listeners.remove(listener)
+        listeners.remove(listener)
+
+
+def progress_listener(listener: Callable[[Progress], None]) -> AbstractContextManager[None]:
+    """Call `listener` with each backfill's progress while the block runs (the CLI's bar)."""
+    return _registered(_listeners, listener)
 
 
 def _notify(event: Progress) -> None:
@@ -111,14 +120,9 @@ class HourReplayed:
 _hour_listeners: list[Callable[[HourReplayed], None]] = []
 
 
-@contextmanager
-def replay_listener(listener: Callable[[HourReplayed], None]) -> Iterator[None]:
+def replay_listener(listener: Callable[[HourReplayed], None]) -> AbstractContextManager[None]:
     """Call `listener` after each hour a backfill replays alerts for, while the block runs."""
-    _hour_listeners.append(listener)
-    try:
-        yield
-    finally:
-        _hour_listeners.remove(listener)
+    return _registered(_hour_listeners, listener)
 
 
 def _replay_hook(shop: str) -> Hook:
