@@ -148,19 +148,16 @@ class HttpSource:
                 source=self.name,
             )
 
-        def failure(attempts: int, elapsed: float, problem: str) -> Exception:
-            return ExportTransientError(
-                f"{self.name}: export {dataset} failed after {attempts} attempts"
-                f" in {elapsed:.1f}s, last: {problem}",
-                dataset=dataset,
-                source=self.name,
-            )
-
         def retrying(problem: str, wait: float) -> None:
             self.retries += 1
             if self._on_retry is not None:
                 self._on_retry(dataset, problem, wait)
 
         return with_retries(
-            attempt, self.settings, sleep=self._sleep, failure=failure, on_retry=retrying
+            attempt,
+            self.settings,
+            sleep=self._sleep,
+            what=f"{self.name}: export {dataset}",
+            error=lambda message: ExportTransientError(message, dataset=dataset, source=self.name),
+            on_retry=retrying,
         )

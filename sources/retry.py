@@ -34,11 +34,13 @@ def with_retries(
     settings: SourceSettings,
     *,
     sleep: Callable[[float], None],
-    failure: Callable[[int, float, str], Exception],
+    what: str,
+    error: Callable[[str], Exception],
     on_retry: Callable[[str, float], None] | None = None,
 ) -> T:
     """The first attempt's result that is not a Retry; after `max_attempts`, or when the
-    next wait would pass `max_retry_seconds`, raise `failure(attempts, elapsed, problem)`."""
+    next wait would pass `max_retry_seconds`, raise `error` with a message saying that `what`
+    failed after so many attempts in so long, and the last problem."""
     started = time.monotonic()
     count = 0
     while True:
@@ -49,7 +51,9 @@ def with_retries(
         elapsed = time.monotonic() - started
         wait = outcome.wait if outcome.wait is not None else backoff(count)
         if count >= settings.max_attempts or elapsed + wait > settings.max_retry_seconds:
-            raise failure(count, elapsed, outcome.problem)
+            raise error(
+                f"{what} failed after {count} attempts in {elapsed:.1f}s, last: {outcome.problem}"
+            )
         if on_retry is not None:
             on_retry(outcome.problem, wait)
         sleep(wait)

@@ -110,20 +110,17 @@ class GraphQLClient:
                 return self._data
             return Retry(problem, wait)
 
-        def failure(attempts: int, elapsed: float, problem: str) -> Exception:
-            return ShopifyThrottledError(
-                f"{self.name}: {dataset} query failed after {attempts} attempts in"
-                f" {elapsed:.1f}s, last: {problem}",
-                dataset=dataset,
-                source=self.name,
-            )
-
         def retrying(problem: str, wait: float) -> None:
             if problem == "THROTTLED":
                 self.throttle_wait_seconds += wait
 
         return with_retries(
-            attempt, self.settings, sleep=self._sleep, failure=failure, on_retry=retrying
+            attempt,
+            self.settings,
+            sleep=self._sleep,
+            what=f"{self.name}: {dataset} query",
+            error=lambda message: ShopifyThrottledError(message, dataset=dataset, source=self.name),
+            on_retry=retrying,
         )
 
     def _pace(self, cost: float) -> None:

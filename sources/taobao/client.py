@@ -93,14 +93,6 @@ class TopClient:
     def call(self, method: str, params: dict[str, str], *, dataset: str) -> dict[str, Any]:
         """The response object of one TOP call; errors raise, call limits wait (bounded)."""
 
-        def failure(attempts: int, elapsed: float, problem: str) -> Exception:
-            return ExportTransientError(
-                f"{self.name}: {method} for {dataset} failed after {attempts} attempts"
-                f" in {elapsed:.1f}s, last: {problem}",
-                dataset=dataset,
-                source=self.name,
-            )
-
         def retrying(problem: str, wait: float) -> None:
             self.retries += 1
 
@@ -108,7 +100,8 @@ class TopClient:
             lambda: self._attempt(method, params, dataset),
             self.settings,
             sleep=self._sleep,
-            failure=failure,
+            what=f"{self.name}: {method} for {dataset}",
+            error=lambda message: ExportTransientError(message, dataset=dataset, source=self.name),
             on_retry=retrying,
         )
 
