@@ -98,7 +98,7 @@ def used_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def shoppulse(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+    tmp_path: Path, *args: str, home: Path | None = None
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run the console script to the end of its output; return it and what it left alive."""
     tag = uuid.uuid4().hex
@@ -106,7 +106,7 @@ def shoppulse(
         [SHOPPULSE, *args],
         capture_output=True,  # reads both streams to their end: a leftover holding them hangs
         text=True,
-        env={**command_env(tmp_path, tag), **(env or {})},
+        env=command_env(tmp_path, tag, home),
         cwd=tmp_path,
         timeout=400,
         start_new_session=True,
@@ -125,8 +125,7 @@ def test_a_successful_run_prints_only_json_on_stdout_and_leaves_nothing(
     backend: Backend, tmp_path: Path, used_home: Path
 ) -> None:
     config = write_config(tmp_path, backend.base_url, TOKEN)
-    home = {"PREFECT_HOME": str(used_home)}
-    done, alive = shoppulse(tmp_path, "run", "-c", str(config), "--hour", HOUR, env=home)
+    done, alive = shoppulse(tmp_path, "run", "-c", str(config), "--hour", HOUR, home=used_home)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "ok"  # `shoppulse run | jq` works
     assert "any_visitors" in done.stderr  # the console channel's alert, on stderr
@@ -137,8 +136,7 @@ def test_a_run_whose_exports_all_fail_exits_4_in_one_line_and_leaves_nothing(
     backend: Backend, tmp_path: Path, used_home: Path
 ) -> None:
     config = write_config(tmp_path, backend.base_url, "wrong-token")
-    home = {"PREFECT_HOME": str(used_home)}
-    done, alive = shoppulse(tmp_path, "run", "-c", str(config), "--hour", HOUR, env=home)
+    done, alive = shoppulse(tmp_path, "run", "-c", str(config), "--hour", HOUR, home=used_home)
     assert done.returncode == EXIT_NOTHING_LOADED
     assert json.loads(done.stdout)["status"] == "failed"
     # stderr: the console channel's data_gap alert, then the one-line reason; no Prefect
