@@ -30,10 +30,8 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# bytecode caches written (an empty PYTHONDONTWRITEBYTECODE): the suite starts ~30 Python
-# processes and two workers, which otherwise each compile the package and rewrite the tests
 test: install lint
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2
 
 # the bench extra (dlt as the peer, pyinstrument for profiles): bench-only, never a runtime need
 BENCH_STAMP := $(VENV)/.bench-installed
