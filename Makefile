@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv installs the locked packages (pip took minutes for the same lock); pip only brings uv itself
+UV_VERSION := 0.13.8
+UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode --link-mode copy
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
@@ -13,7 +16,8 @@ install: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV_INSTALL) -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --config-settings editable_mode=compat -e .
 	touch $(STAMP)
 
@@ -39,7 +43,7 @@ BENCH_STAMP := $(VENV)/.bench-installed
 bench-install: $(BENCH_STAMP)
 
 $(BENCH_STAMP): $(STAMP) requirements-bench.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -r requirements-bench.lock
+	$(UV_INSTALL) -c requirements.lock -r requirements-bench.lock
 	touch $(BENCH_STAMP)
 
 bench: bench-install
@@ -53,7 +57,7 @@ bench-quick: bench-install
 
 # the runtime lock leaves out what only the bench extra brings (requirements-bench.lock)
 lock:
-	$(BIN)/python -m pip freeze --all --exclude-editable --exclude shoppulse --exclude pip \
+	$(BIN)/python -m pip freeze --all --exclude-editable --exclude shoppulse --exclude pip --exclude uv \
 		| grep -vxF -f requirements-bench.lock > requirements.lock
 
 clean:
