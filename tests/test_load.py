@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,8 @@ from polars.testing import assert_frame_equal
 from flows import pipeline
 from flows.pipeline import run_hour
 from flows.settings import Settings, parse_settings
-from flows.warehouse import Warehouse
-from sources import make_source
+from flows.warehouse import Warehouse, load
+from sources import JsonPage, make_source
 from tests.backend import TOKEN, Backend, serve
 from tests.factories import order, promotion, traffic
 
@@ -270,3 +270,26 @@ def test_files_source_loads_like_the_api(fmt: str, tmp_path: Path) -> None:
         ]
         assert wh.rows("select reason from ops.quarantine") == [("unknown status: lost",)]
     assert result.loads["orders"].quarantined == 1
+
+
+@pytest.mark.parametrize("dataset", ["orders", "traffic"])
+def test_the_window_test_reads_each_records_instant_once(dataset: str, tmp_path: Path) -> None:
+    # pushed into the projections below it, the filter would parse every record's JSON and
+    # cast its instant again for each of its three mentions of window_at
+    reader, params = load._reader(JsonPage(json.dumps({"items": [order("T1")]}), 1))
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        (plan,) = wh.rows(
+            f"explain (format json) {load._received(dataset, reader)}",
+            {**params, "since": UNTIL - timedelta(hours=48), "until": UNTIL},
+        )[0][1:]
+
+    def nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        yield node
+        for child in node.get("children", []):
+            yield from nodes(child)
+
+    filters = [n for n in nodes(json.loads(plan)[0]) if n["name"] == "FILTER"]
+    assert len(filters) == 1
+    expression = filters[0]["extra_info"]["Expression"]
+    assert "window_at" in expression
+    assert "json" not in expression.lower() and "try_cast" not in expression.lower()
