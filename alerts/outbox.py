@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from alerts.channels import build_channel
+from alerts.channels import CHANNEL_TYPES, build_channel
 from alerts.digest import outgoing_from_payload
 from alerts.errors import AlertError, ChannelConfigError
 from alerts.renderer import Renderer
@@ -57,8 +57,17 @@ def flush(
     retrying: list[str] = []
     dead: list[str] = []
     errors: dict[str, str] = {}
-    # trust_env=False: proxy variables must not reroute alerts (or leak them) anywhere else
-    client = http or httpx.Client(trust_env=False, follow_redirects=False)
+    own: list[httpx.Client] = []
+
+    def client_for(channel_type: str) -> httpx.Client | None:
+        # only channels that post over HTTP get a client, made once (its TLS setup is slow)
+        if http is not None or not CHANNEL_TYPES[channel_type].uses_http:
+            return http
+        if not own:
+            # trust_env=False: proxy variables must not reroute alerts (or leak them) elsewhere
+            own.append(httpx.Client(trust_env=False, follow_redirects=False))
+        return own[0]
+
     last_sent: dict[str, float] = {}
     try:
         for delivery_id, channel, payload, attempts in rows:
@@ -68,7 +77,7 @@ def flush(
                 if config is None:
                     raise ChannelConfigError(f"channel {channel!r} is no longer configured")
                 message = outgoing_from_payload(json.loads(payload))
-                sender = build_channel(config, renderer, client)
+                sender = build_channel(config, renderer, client_for(config.type))
                 # a backlog (retries, a backfill in deliver mode) must not trip rate limits
                 wait = last_sent.get(channel, -1e9) + sender.min_interval - time.monotonic()
                 if wait > 0:
@@ -95,6 +104,6 @@ def flush(
                     [attempt, at, at, delivery_id],
                 )
     finally:
-        if http is None:
+        for client in own:
             client.close()
     return FlushResult(tuple(sent), tuple(retrying), tuple(dead), errors)

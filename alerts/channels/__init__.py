@@ -30,6 +30,9 @@ CHANNEL_TYPES: dict[str, type[ChannelBase]] = {
 }
 
 
-def build_channel(config: ChannelSettings, renderer: Renderer, http: httpx.Client) -> Channel:
-    """The sender for one configured channel."""
+def build_channel(
+    config: ChannelSettings, renderer: Renderer, http: httpx.Client | None
+) -> Channel:
+    """The sender for one configured channel (`http` may be None for one that does not
+    send over HTTP: console, file, email)."""
     return CHANNEL_TYPES[config.type](config, renderer, http)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import httpx
 
@@ -28,15 +28,25 @@ class ChannelBase:
 
     # least seconds between two messages, from the platform's documented rate limit
     rate_limit_seconds = 0.0
+    # whether it sends over HTTP: a channel that does not is built without a client
+    uses_http: ClassVar[bool] = True
 
-    def __init__(self, config: ChannelSettings, renderer: Renderer, http: httpx.Client) -> None:
+    def __init__(
+        self, config: ChannelSettings, renderer: Renderer, http: httpx.Client | None
+    ) -> None:
         self.config = config
         self.name = config.name
         self.renderer = renderer
-        self.http = http
+        self._http = http
         self.locale = config.locale or renderer.shop.locale
         override = config.min_interval_seconds
         self.min_interval = self.rate_limit_seconds if override is None else override
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            raise ChannelConfigError(f"channels.{self.name}: built without an HTTP client")
+        return self._http
 
     def _url(self) -> str:
         if self.config.url is None or not self.config.url.get_secret_value():

@@ -12,6 +12,8 @@ __all__ = ["ConsoleChannel"]
 
 
 class ConsoleChannel(ChannelBase):
+    uses_http = False
+
     def send(self, message: Outgoing) -> None:
         subject = self.renderer.render("subject", message, locale=self.locale)
         text = self.renderer.render("text", message, locale=self.locale)

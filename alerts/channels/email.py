@@ -18,6 +18,8 @@ __all__ = ["EmailChannel"]
 
 
 class EmailChannel(ChannelBase):
+    uses_http = False
+
     def build(self, message: Outgoing) -> EmailMessage:
         """The MIME message: headers carry no CR/LF from data, whatever the templates say."""
         config = self.config
