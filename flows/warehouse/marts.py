@@ -29,6 +29,7 @@ from transforms.time import HOUR
 __all__ = [
     "affected_days",
     "affected_hours",
+    "refresh_daily_marts",
     "refresh_marts",
     "refresh_rfm",
     "refresh_service_marts",
@@ -78,13 +79,16 @@ def refresh_marts(
     *,
     covered: Sequence[datetime] = (),
     needs: Sequence[str] = KPI_DATASETS,
+    daily: bool = True,
 ) -> int:
     """Recompute every mart row of the touched hours and their days; returns the hour count.
 
     Hourly marts are replaced for the touched hours, daily marts for their whole local days,
     and stock cover for the end of the latest touched hour. The KPI rows of those hours and of
     the hours just `covered` are marked complete when every dataset in `needs` covered them.
-    Runs in the caller's transaction.
+    With `daily` off (an alert replay between two hours) the marts no rule reads are left to
+    `refresh_daily_marts`, called later for every hour touched meanwhile: the daily KPI and
+    keyword marts, service_hourly and review_daily. Runs in the caller's transaction.
     """
     hours = affected_hours(touched, tz)
     flagged = pl.concat([hours, pl.Series("hour", list(covered), pl.Datetime("us", "UTC"))])
@@ -98,7 +102,6 @@ def refresh_marts(
         # a line created in one span may be paid or refunded in another
         orders = orders.unique(["order_id", "sku_id"])
     traffic = _read(wh, "traffic_in_span", spans)
-    keywords = _read(wh, "keywords_in_span", spans)
     promotions = wh.frame(
         read_sql("reads/promotions_in_span"), {"start": spans[0][0], "end": spans[-1][1]}
     )
@@ -113,15 +116,59 @@ def refresh_marts(
         hours,
     )
     wh.replace_rows("mart.sku_hourly", sku_hourly(orders, traffic, hours, tz), "hour", hours)
-    wh.replace_rows("mart.kpi_daily", kpi_daily(orders, traffic, promotions, days, tz), "day", days)
-    wh.replace_rows("mart.keyword_daily", keyword_daily(keywords, days, tz), "day", days)
-    refresh_service_marts(wh, tz, hours, days, spans)
+    if daily:
+        _refresh_days(wh, tz, hours, days, spans, orders, traffic, promotions)
+    _refresh_shipping(wh, tz, days)
 
     mark_complete(wh, tz, flagged, needs)
     latest = hours.max()
     assert isinstance(latest, datetime)
     refresh_stock_cover(wh, latest + HOUR)
     return hours.len()
+
+
+def refresh_daily_marts(
+    wh: Warehouse,
+    tz: str,
+    touched: pl.Series,
+    *,
+    covered: Sequence[datetime] = (),
+    needs: Sequence[str] = KPI_DATASETS,
+) -> None:
+    """What `refresh_marts(daily=False)` left, for all the instants touched meanwhile: the
+    daily KPI and keyword marts, service_hourly and review_daily, then the complete flags
+    of the daily KPI rows. Runs in the caller's transaction."""
+    hours = affected_hours(touched, tz)
+    if not hours.is_empty():
+        days = affected_days(hours, tz)
+        spans = _spans(local_day_bounds(days, tz))
+        orders = _read(wh, "orders_in_span", spans)
+        if len(spans) > 1:
+            orders = orders.unique(["order_id", "sku_id"])
+        traffic = _read(wh, "traffic_in_span", spans)
+        promotions = wh.frame(
+            read_sql("reads/promotions_in_span"), {"start": spans[0][0], "end": spans[-1][1]}
+        )
+        _refresh_days(wh, tz, hours, days, spans, orders, traffic, promotions)
+    flagged = pl.concat([hours, pl.Series("hour", list(covered), pl.Datetime("us", "UTC"))])
+    mark_complete(wh, tz, flagged, needs)
+
+
+def _refresh_days(
+    wh: Warehouse,
+    tz: str,
+    hours: pl.Series,
+    days: pl.Series,
+    spans: list[tuple[datetime, datetime]],
+    orders: pl.DataFrame,
+    traffic: pl.DataFrame,
+    promotions: pl.DataFrame,
+) -> None:
+    """Replace the daily KPI and keyword marts of `days`, and the service and review marts."""
+    keywords = _read(wh, "keywords_in_span", spans)
+    wh.replace_rows("mart.kpi_daily", kpi_daily(orders, traffic, promotions, days, tz), "day", days)
+    wh.replace_rows("mart.keyword_daily", keyword_daily(keywords, days, tz), "day", days)
+    refresh_service_marts(wh, tz, hours, days, spans)
 
 
 def refresh_service_marts(
@@ -131,14 +178,19 @@ def refresh_service_marts(
     days: pl.Series,
     spans: list[tuple[datetime, datetime]],
 ) -> None:
-    """Replace the service, review, shipping and returns marts of the touched hours and days.
-
-    A shipment shipped today is due up to two days later, so shipping rows of the two days
-    after the touched ones are refreshed too."""
+    """Replace the service and review marts of the touched hours and days (shipping and
+    returns: `refresh_marts` does them every time)."""
     chats = _read(wh, "service_chats_in_span", spans)
     wh.replace_rows("mart.service_hourly", service_hourly(chats, hours, tz), "hour", hours)
     reviews = _read(wh, "reviews_in_span", spans)
     wh.replace_rows("mart.review_daily", review_daily(reviews, days, tz), "day", days)
+
+
+def _refresh_shipping(wh: Warehouse, tz: str, days: pl.Series) -> None:
+    """Replace the shipping and returns marts of the touched days.
+
+    A shipment shipped today is due up to two days later, so shipping rows of the two days
+    after the touched ones are refreshed too."""
     ahead = pl.concat([days.cast(pl.Date).dt.offset_by(f"{d}d") for d in range(3)]).unique().sort()
     ahead_spans = _spans(local_day_bounds(ahead, tz))
     shipments = _read(wh, "shipments_in_span", ahead_spans)

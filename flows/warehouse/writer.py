@@ -4,7 +4,9 @@ Each chunk's typed rows (`flows.chunks`) enter core through `flows.warehouse.loa
 same merge as the hourly run's, and the marts they touched are refreshed. With alerts off a
 chunk is one transaction; with `record` or `deliver` it is loaded hour by hour and the rules
 evaluate each hour right after it is loaded, so they see only what the live run would have
-seen at the end of that hour. Every chunk is recorded in `ops.backfill_chunks`.
+seen at the end of that hour; the marts no rule reads (daily KPIs, keywords, service and
+reviews) are refreshed once, with the chunk's last hour. Every chunk is recorded in
+`ops.backfill_chunks`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from flows.settings import Settings
 from flows.warehouse import Warehouse
 from flows.warehouse.coverage import kpi_needs, record_coverage
 from flows.warehouse.load import LoadResult, merge_staged, staged_fingerprint
-from flows.warehouse.marts import refresh_marts
+from flows.warehouse.marts import refresh_daily_marts, refresh_marts
 from transforms.time import HOUR
 
 __all__ = [
@@ -149,21 +151,31 @@ def load_chunk(
         {"batches": [batch_id(chunk, d) for d in datasets]},
     )
     needs = kpi_needs(settings.source.datasets)
+    tz = settings.shop.timezone
+    # hour by hour, the marts no rule reads wait for the chunk's last hour (one refresh)
+    later: list[pl.Series] = []
+    later_covered: set[datetime] = set()
     for index, hour in enumerate(hours):
+        last = index == len(hours) - 1
         with wh.transaction():
             merged = [_merge_slice(wh, staged, d, hour, index == 0) for d in datasets]
             # the chunk's window (or this hour of it) counts as extracted for each dataset
             since, until = (chunk.start, chunk.end) if hour is None else (hour, hour + HOUR)
             covered = [record_coverage(wh, d, since, until, batch_id(chunk, d)) for d in datasets]
+            touched = _touched(merged)
+            flagged = sorted({h for hours in covered for h in hours})
             outcome.hours_refreshed += refresh_marts(
-                wh,
-                settings.shop.timezone,
-                _touched(merged),
-                covered=sorted({h for hours in covered for h in hours}),
-                needs=needs,
+                wh, tz, touched, covered=flagged, needs=needs, daily=hour is None
             )
+            if hour is not None:
+                later.append(touched)
+                later_covered.update(flagged)
+                if last:
+                    refresh_daily_marts(
+                        wh, tz, pl.concat(later), covered=sorted(later_covered), needs=needs
+                    )
             _count(outcome, merged)
-            if index == len(hours) - 1:
+            if last:
                 outcome.load_seconds = time.monotonic() - clock
                 record_chunk(wh, backfill_id, alerts, outcome)
         if hour is not None and hook is not None:
