@@ -7,7 +7,7 @@ describes committed. `mark_complete` runs in the mart refresh's transaction and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import polars as pl
@@ -16,7 +16,7 @@ from flows.warehouse.connection import Warehouse, read_sql
 from transforms import local_day_bounds, local_day_start
 from transforms.coverage import KPI_DATASETS, complete_days, complete_hours, covered_hours
 
-__all__ = ["KPI_DATASETS", "kpi_needs", "mark_complete", "record_coverage"]
+__all__ = ["KPI_DATASETS", "kpi_needs", "mark_complete", "record_coverage", "record_coverages"]
 
 
 def kpi_needs(datasets: Sequence[str]) -> tuple[str, ...]:
@@ -31,13 +31,20 @@ def record_coverage(
 
     A window without `since` (a dimension's first pull) covers no hour of its own.
     """
-    if since is None:
+    return record_coverages(wh, {dataset: batch_id}, since, until)
+
+
+def record_coverages(
+    wh: Warehouse, batches: Mapping[str, str], since: datetime | None, until: datetime
+) -> list[datetime]:
+    """`record_coverage` for several datasets (dataset -> batch id) in one statement."""
+    if since is None or not batches:
         return []
     hours = covered_hours(since, until)
     if hours:
         wh.execute(
             read_sql("marts/record_coverage"),
-            {"dataset": dataset, "hours": hours, "batch_id": batch_id},
+            {"datasets": list(batches), "batch_ids": list(batches.values()), "hours": hours},
         )
     return hours
 

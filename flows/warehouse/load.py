@@ -420,15 +420,17 @@ def merge_staged(wh: Warehouse, batch_id: str, dataset: str, staged: str) -> Loa
     elsewhere, in parallel, and hands them to the single writer this way).
     """
     merge = MERGES[dataset]
-    wh.execute(
-        f"""
-        insert or ignore into ops.quarantine (batch_id, dataset, seq, reason, record, record_hash)
-        select $batch_id, $dataset, seq, reason, record, md5(record::varchar)
-        from {staged} where reason is not null
-        """,
-        {"batch_id": batch_id, "dataset": dataset},
-    )
     landed, quarantined = wh.rows(f"select count(*), count(reason) from {staged}")[0]
+    if quarantined:
+        wh.execute(
+            f"""
+            insert or ignore into ops.quarantine
+                (batch_id, dataset, seq, reason, record, record_hash)
+            select $batch_id, $dataset, seq, reason, record, md5(record::varchar)
+            from {staged} where reason is not null
+            """,
+            {"batch_id": batch_id, "dataset": dataset},
+        )
     result = LoadResult(
         dataset, landed=landed, loaded=landed - quarantined, quarantined=quarantined
     )

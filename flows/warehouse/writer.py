@@ -22,7 +22,7 @@ import polars as pl
 from flows.chunks import Chunk, StagedChunk, batch_id, hour_starts
 from flows.settings import Settings
 from flows.warehouse import Warehouse
-from flows.warehouse.coverage import kpi_needs, record_coverage
+from flows.warehouse.coverage import kpi_needs, record_coverages
 from flows.warehouse.load import LoadResult, merge_staged, staged_fingerprint
 from flows.warehouse.marts import refresh_daily_marts, refresh_marts
 from transforms.time import HOUR
@@ -161,9 +161,9 @@ def load_chunk(
             merged = [_merge_slice(wh, staged, d, hour, index == 0) for d in datasets]
             # the chunk's window (or this hour of it) counts as extracted for each dataset
             since, until = (chunk.start, chunk.end) if hour is None else (hour, hour + HOUR)
-            covered = [record_coverage(wh, d, since, until, batch_id(chunk, d)) for d in datasets]
+            batches = {d: batch_id(chunk, d) for d in datasets}
+            flagged = record_coverages(wh, batches, since, until)
             touched = _touched(merged)
-            flagged = sorted({h for hours in covered for h in hours})
             outcome.hours_refreshed += refresh_marts(
                 wh, tz, touched, covered=flagged, needs=needs, daily=hour is None
             )
