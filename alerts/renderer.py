@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,22 @@ def _number(text: str) -> float | None:
     return value if value == value and abs(value) != float("inf") else None
 
 
+@lru_cache(maxsize=64)
+def _environment(fmt: str, search: tuple[str, ...]) -> SandboxedEnvironment:
+    """One Jinja environment per format and template path for the process: its compiled
+    templates are reused by every renderer (each flush makes one); a template edited on
+    disk is still reloaded (the loader checks its modification time)."""
+    return SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(list(search)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=fmt == "html",
+        finalize=finalizer(fmt),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
 class Renderer:
     """Renders a Message for one format and locale with the shop's timezone and currency."""
 
@@ -60,15 +77,7 @@ class Renderer:
             raise TemplateError(f"unknown template format {fmt!r} (known: {', '.join(FORMATS)})")
         env = self._envs.get(fmt)
         if env is None:
-            env = SandboxedEnvironment(
-                loader=jinja2.FileSystemLoader([str(p) for p in self._search]),
-                undefined=jinja2.StrictUndefined,
-                autoescape=fmt == "html",
-                finalize=finalizer(fmt),
-                trim_blocks=True,
-                lstrip_blocks=True,
-                keep_trailing_newline=False,
-            )
+            env = _environment(fmt, tuple(str(p) for p in self._search))
             self._envs[fmt] = env
         return env
 
