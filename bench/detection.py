@@ -18,15 +18,22 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
 
-from flows.detectors import episodes, oracle_alerts, oracle_pvalues, static_alerts, zscore_alerts
-from flows.scoring import RuleScore, Sent, goals, score
+from flows.detectors import (
+    episodes,
+    oracle_alerts,
+    oracle_pvalues,
+    oracle_sku_pvalues,
+    static_alerts,
+    zscore_alerts,
+)
+from flows.scoring import RuleScore, Sent, goals, moderate_drop, score
 from simulator import SOURCES, Incident, ShopSpec, Simulator
 from transforms.conversion import (
     NEW_PROMO_VAR,
@@ -36,6 +43,7 @@ from transforms.conversion import (
     conversion_scores,
     source_breakdown,
 )
+from transforms.off_promotion import OFF_PROMOTION, SCOPE_LABEL
 
 TS = pl.Datetime("us", "UTC")
 
@@ -73,6 +81,83 @@ def hourly_frame(sim: Simulator) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class OffPromotion:
+    """The off-promotion series for one set of running promotions: the SKUs outside them,
+    the hours (from the evaluated span) in which exactly that set runs, and per hour of the
+    whole timeline those SKUs' visitors and the distinct buyers who paid for one of them,
+    with the state of the other promotions running then (what
+    sql/reads/rules_off_promotion_history reads from the warehouse)."""
+
+    sku_ids: list[str]
+    hours: pl.Series
+    hourly: pl.DataFrame
+
+
+def paid_lines(sim: Simulator) -> pl.DataFrame:
+    """Every paid order line of the timeline: the hour it was paid in, its buyer and SKU."""
+    frames = []
+    for c in range(sim.clock.hours):
+        batch = sim.batch(c)
+        paid = batch.paid_ts >= 0
+        frames.append(
+            pl.DataFrame(
+                {
+                    "h": (batch.paid_ts[paid] - sim.clock.t0) // 3600,
+                    "buyer": batch.buyer[paid],
+                    "sku": batch.sku[paid],
+                }
+            )
+        )
+    return pl.concat(frames)
+
+
+def off_promotion(sim: Simulator, start: datetime) -> list[OffPromotion]:
+    """One OffPromotion per distinct set of promotions running in an evaluated hour that
+    leaves some SKUs out of every promotion in it."""
+    tl = sim.timeline
+    instants = pl.Series(
+        "hour", [sim.clock.instant(h).astimezone(UTC) for h in range(sim.clock.hours)]
+    ).cast(TS)
+    visitors = tl.visitors.sum(axis=1).astype(np.int64)
+    sets: dict[frozenset[str], list[int]] = {}
+    for h, running in enumerate(tl.active):
+        if running and instants[h] >= start:
+            sets.setdefault(frozenset(p.promo_id for p in running), []).append(h)
+    lines = paid_lines(sim) if sets else pl.DataFrame()
+    out = []
+    for ids, hours in sets.items():
+        promoted = np.zeros(visitors.shape[1], dtype=bool)
+        for p in tl.active[hours[0]]:
+            promoted[p.skus] = True
+        if promoted.all():
+            continue
+        buyers = (
+            lines.filter(~pl.col("sku").is_in(np.nonzero(promoted)[0].tolist()))
+            .group_by("h")
+            .agg(pl.col("buyer").n_unique())
+        )
+        per_hour = np.zeros(sim.clock.hours, dtype=np.int64)
+        per_hour[buyers.get_column("h").to_numpy()] = buyers.get_column("buyer").to_numpy()
+        state = [
+            "+".join(sorted({p.kind for p in running if p.promo_id not in ids}))
+            for running in tl.active
+        ]
+        frame = pl.DataFrame(
+            {
+                "hour": instants,
+                "source": pl.Series([None] * len(instants), dtype=pl.String),
+                "visitors": visitors[:, ~promoted].sum(axis=1),
+                "buyers": per_hour,
+                "promo_state": state,
+                "own": [bool(ids & {p.promo_id for p in running}) for running in tl.active],
+            }
+        ).with_columns(gmv=pl.col("buyers") * 100.0, in_promo=pl.col("promo_state") != "")
+        sku_ids = [sim.catalog.sku_ids[k] for k in np.nonzero(~promoted)[0]]
+        out.append(OffPromotion(sku_ids, instants.gather(hours), frame))
+    return out
+
+
 def ours(
     hourly: pl.DataFrame,
     start: datetime,
@@ -82,27 +167,66 @@ def ours(
     min_drop: float,
     windows: Sequence[int] = WINDOWS,
     promo_var: tuple[float, float] = (PROMO_VAR, NEW_PROMO_VAR),
+    off: Sequence[OffPromotion] = (),
+    off_var: float = 0.0,
 ) -> list[Sent]:
-    """The rule's first notices, with the top source of each shop-wide alert."""
-    hours = hourly.filter(pl.col("hour") >= start).get_column("hour").unique().sort()
-    scores = conversion_scores(
-        hourly,
-        hours,
-        tz,
-        min_drop=min_drop,
-        windows=windows,
-        promo_var=promo_var[0],
-        new_promo_var=promo_var[1],
-    )
-    found = conversion_drop(scores, min_drop=min_drop, alpha=alpha)
-    firing = found.select("hour", "source")
-    sent = episodes(firing)
-    for i, alert in enumerate(sent):
-        if alert.labels:
-            continue
-        row = found.filter(pl.col("hour") == alert.hour, pl.col("source").is_null()).row(
-            0, named=True
+    """The rule's first notices, with the top source of each shop-wide alert (the shop's,
+    and the off-promotion scope's of each set of running promotions in `off`)."""
+
+    def scored(
+        frame: pl.DataFrame, hours: pl.Series, var: tuple[float, float] = promo_var
+    ) -> pl.DataFrame:
+        return conversion_scores(
+            frame,
+            hours,
+            tz,
+            min_drop=min_drop,
+            windows=windows,
+            promo_var=var[0],
+            new_promo_var=var[1],
         )
+
+    def own_state(frame: pl.DataFrame) -> pl.DataFrame:
+        if off_var <= 0:
+            return frame
+        state = pl.col("promo_state")
+        marked = (
+            pl.when(pl.col("own"))
+            .then(
+                pl.concat_str(
+                    state,
+                    pl.when(state == "").then(pl.lit("")).otherwise(pl.lit("+")),
+                    pl.lit("own"),
+                )
+            )
+            .otherwise(state)
+        )
+        return frame.with_columns(promo_state=marked).with_columns(
+            in_promo=pl.col("promo_state") != ""
+        )
+
+    def firing(scores: pl.DataFrame, scope: str | None) -> pl.DataFrame:
+        found = conversion_drop(scores, min_drop=min_drop, alpha=alpha)
+        label = pl.lit(scope, dtype=pl.String).alias(SCOPE_LABEL)
+        return found.select("hour", "source", "run_hours", label)
+
+    scores = scored(hourly, hourly.filter(pl.col("hour") >= start).get_column("hour").unique())
+    fired = pl.concat(
+        [firing(scores, None)]
+        + [
+            firing(scored(own_state(group.hourly), group.hours, (off_var, off_var)), OFF_PROMOTION)
+            for group in off
+        ]
+    )
+    sent = episodes(fired)
+    for i, alert in enumerate(sent):
+        if alert.labels not in ({}, {SCOPE_LABEL: OFF_PROMOTION}):
+            continue
+        row = fired.filter(
+            pl.col("hour") == alert.hour,
+            pl.col("source").is_null(),
+            pl.col(SCOPE_LABEL).eq_missing(alert.labels.get(SCOPE_LABEL)),
+        ).row(0, named=True)
         causes = source_breakdown(scores, alert.hour, min(int(row["run_hours"]), 3))
         if causes.height:
             top = str(causes.item(0, "source"))
@@ -144,10 +268,14 @@ def run(
     windows: Sequence[int] = WINDOWS,
     promo_var: tuple[float, float] = (PROMO_VAR, NEW_PROMO_VAR),
     first_seed: int = 0,
+    off_scope: bool = True,
+    off_var: float = 0.0,
 ) -> None:
     """Score our rule and the baseline detectors on every (scenario, seed); print per
-    scenario and overall, with recall as a fraction of the oracle's at our false-alert count."""
+    scenario and overall, with recall as a fraction of the oracle's at our false-alert count,
+    and the 30%/2 h/60-buyer class per promotion running at the drop's start."""
     tallies: dict[tuple[str, str], Tally] = {}
+    by_promotion: dict[tuple[str, str, str], list[int]] = {}
     began = time.monotonic()
 
     def tally(
@@ -157,10 +285,17 @@ def run(
         truth: list[Incident],
         start: datetime,
         end: datetime,
+        promotion_at: Callable[[datetime], str],
     ) -> RuleScore:
         s, incidents = score(sent, truth, start, end, ("conversion_drop",))
         g = goals(incidents, sent, truth, 1)
         moderate = g["drop30_2h_60buyers"]
+        for incident in incidents:
+            if incident["alertname"] == "conversion_drop" and moderate_drop(incident["details"]):
+                when = datetime.fromisoformat(incident["start"])
+                counts = by_promotion.setdefault((scenario, promotion_at(when), name), [0, 0])
+                counts[0] += 1
+                counts[1] += int(incident["detected"])
         large = g["drop40_100buyers_first_hour"]
         single = g["single_source_attributed"]
         for key in ((scenario, name), ("all", name)):
@@ -185,6 +320,13 @@ def run(
             end = sim.spec.end.astimezone(UTC)
             hourly = hourly_frame(sim)
             truth = [i for i in sim.truth() if i.alertname == "conversion_drop"]
+            groups = off_promotion(sim, start) if off_scope else []
+
+            def promotion_at(when: datetime, sim: Simulator = sim) -> str:
+                """The names of the promotions running at `when`."""
+                running = sim.timeline.active[sim.clock.hour_of(when.timestamp())]
+                return " + ".join(p.name for p in running) or "no promotion"
+
             fps = 0
             for alpha in alphas:
                 sent = ours(
@@ -195,15 +337,34 @@ def run(
                     min_drop=min_drop,
                     windows=windows,
                     promo_var=promo_var,
+                    off=groups,
+                    off_var=off_var,
                 )
-                fps = tally(scenario, f"ours a={alpha:g}", sent, truth, start, end).fp
-            pvalues = oracle_pvalues(hourly, sim, start)
+                fps = tally(scenario, f"ours a={alpha:g}", sent, truth, start, end, promotion_at).fp
+            # the oracle tests the same series: the off-promotion SKUs' at their true rate
+            pvalues = pl.concat(
+                [
+                    oracle_pvalues(hourly, sim, start).with_columns(
+                        pl.lit(None, dtype=pl.String).alias(SCOPE_LABEL)
+                    )
+                ]
+                + [
+                    oracle_sku_pvalues(
+                        g.hourly.join(g.hours.to_frame(), on="hour", how="semi"),
+                        sim,
+                        start,
+                        g.sku_ids,
+                        OFF_PROMOTION,
+                    )
+                    for g in groups
+                ]
+            )
             for name, sent in (
                 ("static", static_alerts(hourly, start)),
                 ("zscore", zscore_alerts(hourly, start, tz)),
                 ("oracle", oracle_alerts(pvalues, truth, start, end, fps)[0]),
             ):
-                tally(scenario, name, sent, truth, start, end)
+                tally(scenario, name, sent, truth, start, end, promotion_at)
     print(
         f"{len(scenarios)} scenario(s) x {seeds} seed(s) from {first_seed},"
         f" {time.monotonic() - began:.0f}s"
@@ -214,6 +375,10 @@ def run(
         for (where, name), t in tallies.items():
             if where == scenario:
                 print(t.line(name, oracle))
+    print("-- 30%/2h/60b incident scopes found, per promotion running at the drop's start")
+    for (scenario, promo, name), (total, found) in sorted(by_promotion.items()):
+        if name != "static" and name != "zscore":
+            print(f"{scenario:<16} {promo:<40} {name:<14} {found}/{total}")
 
 
 def main() -> None:
@@ -244,6 +409,18 @@ def main() -> None:
         default=NEW_PROMO_VAR,
         help="the same for a kind the baseline days never ran",
     )
+    parser.add_argument(
+        "--off-promotion",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="test the SKUs outside the running promotions as a scope of their own",
+    )
+    parser.add_argument(
+        "--off-promotion-var",
+        type=float,
+        default=0.0,
+        help="prior relative variance of the off-promotion SKUs' uplift (0: none)",
+    )
     args = parser.parse_args()
     spec = ShopSpec(visitors_per_day=args.visitors_per_day)
     run(
@@ -255,6 +432,8 @@ def main() -> None:
         tuple(int(w) for w in args.windows.split(",")),
         (args.promo_var, args.new_promo_var),
         args.first_seed,
+        args.off_promotion,
+        args.off_promotion_var,
     )
 
 

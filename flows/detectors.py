@@ -12,8 +12,9 @@ import polars as pl
 
 from flows.scoring import Sent, score
 from simulator import Incident, Simulator
+from transforms.off_promotion import SCOPE_LABEL
 from transforms.rules import conversion_drop
-from transforms.stats import lower_tail
+from transforms.stats import effective_rho, lower_tail
 from transforms.time import HOUR
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "episodes",
     "oracle_alerts",
     "oracle_pvalues",
+    "oracle_sku_pvalues",
     "static_alerts",
     "zscore_alerts",
 ]
@@ -29,15 +31,21 @@ BASELINES = ("static", "zscore", "oracle")
 
 
 def episodes(firing: pl.DataFrame) -> list[Sent]:
-    """The first hour of each run of consecutive firing hours, per scope."""
-    frame = firing.sort("source", "hour", nulls_last=False)
+    """The first hour of each run of consecutive firing hours, per scope (`source`, and
+    `scope` when the frame has it: the off-promotion SKUs)."""
+    if SCOPE_LABEL not in firing.columns:
+        firing = firing.with_columns(pl.lit(None, dtype=pl.String).alias(SCOPE_LABEL))
+    frame = firing.sort(SCOPE_LABEL, "source", "hour", nulls_last=False)
     out: list[Sent] = []
-    last: dict[str | None, datetime] = {}
-    for hour, source in frame.select("hour", "source").iter_rows():
-        previous = last.get(source)
+    last: dict[tuple[str | None, str | None], datetime] = {}
+    for hour, source, scope in frame.select("hour", "source", SCOPE_LABEL).iter_rows():
+        previous = last.get((source, scope))
         if previous is None or hour - previous > HOUR:
-            out.append(Sent(conversion_drop.ALERTNAME, {"source": source} if source else {}, hour))
-        last[source] = hour
+            labels = {"source": source} if source else {}
+            if scope:
+                labels[SCOPE_LABEL] = scope
+            out.append(Sent(conversion_drop.ALERTNAME, labels, hour))
+        last[(source, scope)] = hour
     return out
 
 
@@ -110,6 +118,35 @@ def oracle_pvalues(
         frame.get_column("buyers").to_numpy(), frame.get_column("visitors").to_numpy(), truth
     )
     return frame.select("hour", "source").with_columns(p_value=pl.Series(tails))
+
+
+def oracle_sku_pvalues(
+    frame: pl.DataFrame,
+    sim: Simulator,
+    start: datetime,
+    sku_ids: list[str],
+    scope: str,
+    *,
+    min_visitors: int = 100,
+) -> pl.DataFrame:
+    """The oracle's lower tail of a series of some SKUs' visitors and SKU-level buyers
+    (`frame`: hour, visitors, buyers), at the simulator's true expectation of those buyers
+    and its variance (without incidents); rows labelled with `scope`."""
+    rows = frame.filter((pl.col("hour") >= start) & (pl.col("visitors") >= min_visitors))
+    moments = np.array(
+        [sim.true_sku_buyers(hour, sku_ids) for hour in rows.get_column("hour")]
+    ).reshape(-1, 2)
+    n = rows.get_column("visitors").to_numpy().astype(np.float64)
+    p = np.divide(moments[:, 0], n, out=np.zeros_like(n), where=n > 0)
+    tails = lower_tail(
+        rows.get_column("buyers").to_numpy(), n, p, effective_rho(n, p, moments[:, 1])
+    )
+    return rows.select(
+        "hour",
+        source=pl.lit(None, dtype=pl.String),
+        p_value=pl.Series(tails, dtype=pl.Float64),
+        **{SCOPE_LABEL: pl.lit(scope)},
+    )
 
 
 def oracle_alerts(

@@ -34,7 +34,13 @@ from typing import Any
 
 import polars as pl
 
-from flows.detectors import oracle_alerts, oracle_pvalues, static_alerts, zscore_alerts
+from flows.detectors import (
+    oracle_alerts,
+    oracle_pvalues,
+    oracle_sku_pvalues,
+    static_alerts,
+    zscore_alerts,
+)
 from flows.pipeline import finish_run, load_window, plan_windows, run_hour, start_run
 from flows.rules_runner import evaluate_and_dispatch
 from flows.scoring import RuleScore, Sent, goals, score
@@ -46,6 +52,7 @@ from simulator import Incident, ShopSpec, Simulator
 from simulator.shopify import ShopifyServer
 from sources import ExportSource, make_source
 from sources.simulated import SimulatorSource
+from transforms.off_promotion import OFF_PROMOTION, SCOPE_LABEL
 from transforms.rules import conversion_drop
 from transforms.time import HOUR
 
@@ -226,6 +233,43 @@ def _hourly(wh: Warehouse, start: datetime, end: datetime) -> pl.DataFrame:
     )
 
 
+def _off_promotion_pvalues(
+    wh: Warehouse, sim: Simulator, start: datetime, end: datetime
+) -> pl.DataFrame:
+    """The oracle's tails of the off-promotion series the rule tested: for each set of
+    promotions running in an evaluated hour that leaves SKUs out, those SKUs' hours as the
+    warehouse holds them, at the simulator's true rate."""
+    sets: dict[frozenset[str], list[datetime]] = {}
+    for h, running in enumerate(sim.timeline.active):
+        at = sim.clock.instant(h).astimezone(UTC)
+        if running and start <= at < end:
+            sets.setdefault(frozenset(p.promo_id for p in running), []).append(at)
+    parts = []
+    for ids, hours in sets.items():
+        running = sim.timeline.active[sim.clock.hour_of(hours[0].timestamp())]
+        promoted = {sim.catalog.sku_ids[s] for p in running for s in p.skus}
+        off = [s for s in sim.catalog.sku_ids if s not in promoted]
+        if not off:
+            continue
+        frame = wh.frame(
+            read_sql("reads/rules_off_promotion_history"),
+            {
+                "start": hours[0],
+                "end": hours[-1] + HOUR,
+                "as_of": end,
+                "skus": sorted(promoted),
+                "promo_ids": sorted(ids),
+            },
+        ).with_columns(pl.col("hour").cast(pl.Datetime("us", "UTC")))
+        wanted = pl.Series("hour", hours, dtype=pl.Datetime("us", "UTC")).implode()
+        parts.append(
+            oracle_sku_pvalues(
+                frame.filter(pl.col("hour").is_in(wanted)), sim, start, off, OFF_PROMOTION
+            )
+        )
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
 # -- entry point ---------------------------------------------------------------------------
 
 
@@ -263,6 +307,7 @@ def evaluate_scenario(
         )
         try:
             hourly = _hourly(wh, sim.clock.instant(0).astimezone(UTC), end)
+            off_pvalues = _off_promotion_pvalues(wh, sim, start, end)
         finally:
             wh.close()
     truth = sim.truth()
@@ -272,9 +317,13 @@ def evaluate_scenario(
     zscore, _ = score(
         zscore_alerts(hourly, start, spec.timezone), truth, start, end, (conversion_drop.ALERTNAME,)
     )
-    oracle_sent, alpha = oracle_alerts(
-        oracle_pvalues(hourly, sim, start), truth, start, end, ours.fp
+    # the oracle tests the same series as the rule: the shop, each source, and the SKUs
+    # outside the running promotions
+    pvalues = oracle_pvalues(hourly, sim, start).with_columns(
+        pl.lit(None, dtype=pl.String).alias(SCOPE_LABEL)
     )
+    pvalues = pl.concat([pvalues, off_pvalues], how="diagonal_relaxed")
+    oracle_sent, alpha = oracle_alerts(pvalues, truth, start, end, ours.fp)
     oracle, _ = score(oracle_sent, truth, start, end, (conversion_drop.ALERTNAME,))
     measured = goals(incidents, sent, truth, int((end - start) / HOUR))
     measured["oracle_alpha"] = alpha

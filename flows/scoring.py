@@ -11,6 +11,7 @@ from typing import Any
 
 from simulator import Incident
 from transforms.conversion import WINDOWS
+from transforms.off_promotion import OFF_PROMOTION, SCOPE_LABEL
 from transforms.rules import RULES as RULE_REGISTRY
 from transforms.rules import (
     cancel_spike,
@@ -22,7 +23,7 @@ from transforms.rules import (
 )
 from transforms.time import HOUR
 
-__all__ = ["RULES", "RuleScore", "Sent", "goals", "score"]
+__all__ = ["RULES", "RuleScore", "Sent", "goals", "moderate_drop", "score"]
 
 RULES = tuple(r.alertname for r in RULE_REGISTRY)
 # how early before an incident's start, and how late after its end, an alert still counts
@@ -112,17 +113,28 @@ def _covers(sent: Sent, incident: Incident) -> bool:
     return all(sent.labels.get(k) == v for k, v in incident.labels.items())
 
 
+def _shop_wide(sent: Sent) -> bool:
+    """Whether a conversion alert is about the whole shop: the shop, or the SKUs outside the
+    running promotions (a drop of the shop's conversion drops theirs too)."""
+    return sent.alertname == conversion_drop.ALERTNAME and (
+        not sent.labels or sent.labels == {SCOPE_LABEL: OFF_PROMOTION}
+    )
+
+
 def _credits(sent: Sent, incident: Incident) -> bool:
-    """Whether the alert reports this incident in its own scope (or, for a drop in one
-    source, a shop-wide alert naming that source as the top root cause)."""
+    """Whether the alert reports this incident in its own scope (a shop-wide incident also
+    by the off-promotion scope; for a drop in one source, a shop-wide alert naming that
+    source as the top root cause)."""
     if sent.labels == incident.labels:
+        return True
+    if not incident.labels and _shop_wide(sent):
         return True
     source = incident.labels.get("source")
     return (
         incident.alertname == conversion_drop.ALERTNAME
         and source is not None
         and set(incident.labels) == {"source"}
-        and not sent.labels
+        and _shop_wide(sent)
         and sent.annotations.get("top_source") == source
     )
 
@@ -191,7 +203,7 @@ def score(
                 _covers(alert, i)
                 or _credits(alert, i)
                 # a source's drop lowers the shop's conversion too
-                or (alert.alertname == conversion_drop.ALERTNAME and not alert.labels)
+                or _shop_wide(alert)
             )
             for i in live
         )
@@ -206,6 +218,16 @@ def score(
 def _expected_buyers(details: dict[str, Any]) -> float:
     return float(details.get("expected_visitors_per_hour", 0)) * float(
         details.get("baseline_conversion", 0)
+    )
+
+
+def moderate_drop(details: dict[str, Any]) -> bool:
+    """Whether a conversion incident is of the goal class: a drop of at least 30% over at
+    least 2 hours at 60 or more expected buyers an hour."""
+    return (
+        details.get("drop", 0) >= 0.3
+        and details.get("hours", 0) >= 2
+        and _expected_buyers(details) >= 60
     )
 
 
@@ -226,13 +248,7 @@ def goals(
 ) -> dict[str, Any]:
     """The measurements issue 7's goals speak of, on this replay."""
     drops = [i for i in incidents if i["alertname"] == conversion_drop.ALERTNAME]
-    moderate = [
-        i
-        for i in drops
-        if i["details"].get("drop", 0) >= 0.3
-        and i["details"].get("hours", 0) >= 2
-        and _expected_buyers(i["details"]) >= 60
-    ]
+    moderate = [i for i in drops if moderate_drop(i["details"])]
     large = [
         i
         for i in drops

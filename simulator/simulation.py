@@ -313,6 +313,16 @@ class Simulator:
         weights = tl.expected_visitors[h]
         return float((weights * rates).sum() / weights.sum())
 
+    def true_sku_buyers(self, hour: datetime, sku_ids: list[str]) -> tuple[float, float]:
+        """Expected buyers of at least one of `sku_ids` in the hour containing `hour`, given
+        its visitors and without incidents, and their variance at that rate."""
+        h = self.clock.hour_of(hour.timestamp())
+        if not 0 <= h < self.clock.hours:
+            raise ValueError(f"{hour.isoformat()} is outside the simulated timeline")
+        mask = np.zeros(len(self.catalog.sku_ids), dtype=bool)
+        mask[[self.catalog.sku_index(s) for s in sku_ids]] = True
+        return self.timeline.sku_buyers(h, mask)
+
     def fault(
         self, dataset: str, since: datetime | None, until: datetime, attempt: int
     ) -> Fault | None:

@@ -108,6 +108,24 @@ class Timeline:
         b = min(max(b, a), len(self._cum_units) - 1)
         return self._cum_units[b] - self._cum_units[a]
 
+    def sku_buyers(self, h: int, skus: np.ndarray) -> tuple[float, float]:
+        """Mean and variance of the buyers in hour `h` who pay for at least one of the SKUs in
+        the mask `skus`, given the hour's visitors, at the conversion without incidents.
+
+        A buyer's order has 1 + Poisson(EXTRA_LINES) lines, each on a SKU drawn by its
+        source's weights; with w that weight's share for these SKUs, it holds one of them
+        with probability 1 - (1 - w) exp(-EXTRA_LINES w). Each visitor is taken to be such
+        a buyer independently (binomial: the hourly rate's own spread left out, as in the
+        oracle's test of a source).
+        """
+        vis = self.visitors[h].astype(np.float64)
+        n = vis.sum(axis=1)
+        weight = vis * self.sku_conv[h][None, :] * (self.on_hand[h] > 0)[None, :]
+        total = weight.sum(axis=1)
+        w = np.divide(weight[:, skus].sum(axis=1), total, out=np.zeros_like(total), where=total > 0)
+        rate = self.base_conversion[h] * (1 - (1 - w) * np.exp(-EXTRA_LINES * w))
+        return float((n * rate).sum()), float((n * rate * (1 - rate)).sum())
+
     def _stock(
         self,
         spec: ShopSpec,

@@ -1,5 +1,6 @@
-"""conversion_drop: conversion in this hour, for the shop and each traffic source, is really
-below its usual level. The statistics live in `transforms.conversion`."""
+"""conversion_drop: conversion in this hour, for the shop, each traffic source and, while a
+promotion runs, the SKUs outside it (`transforms.off_promotion`), is really below its usual
+level. The statistics live in `transforms.conversion`."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from transforms.conversion import (
     source_breakdown,
 )
 from transforms.gaps import GAP_READS, known_gaps, without_gaps
+from transforms.off_promotion import OFF_PROMOTION, SCOPE_LABEL, promoted_skus
 from transforms.rules.base import Candidate, Context, Hour, Rule, RuleSettings, utc
 from transforms.rules.words import is_zh, num, pct
 from transforms.time import HOUR
@@ -74,8 +76,32 @@ def _hourly(ctx: Context, settings: ConversionDropSettings) -> pl.DataFrame:
     return pl.concat([history.select(columns), now.select(columns)], how="vertical_relaxed")
 
 
-def _sku_causes(ctx: Context, h: Hour, row: Row, baseline_days: int) -> list[dict[str, Any]]:
-    """The SKUs that account for most of a drop's missing buyers, in the drop's scope."""
+def _off_promotion_hourly(
+    ctx: Context, settings: ConversionDropSettings, promoted: list[str]
+) -> pl.DataFrame:
+    """The baseline days' and the evaluated hour's rows of the SKUs outside the running
+    promotions (`promoted` holds their SKUs), in the states of the other promotions."""
+    h = ctx.hour
+    return utc(
+        ctx.read(
+            "rules_off_promotion_history",
+            {
+                "start": h.start - timedelta(days=settings.baseline_days + 1),
+                "end": h.end,
+                "as_of": h.end,
+                "skus": promoted,
+                "promo_ids": ctx.running_promotions().get_column("promo_id").to_list(),
+            },
+        ),
+        "hour",
+    )
+
+
+def _sku_causes(
+    ctx: Context, h: Hour, row: Row, baseline_days: int, leave_out: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """The SKUs that account for most of a drop's missing buyers, in the drop's scope (the
+    SKUs in `leave_out` are not in it)."""
     run = int(row["run_hours"])
     window = [h.start - HOUR * i for i in range(run)]
     baseline = [local_days_back(w, d, h.tz) for w in window for d in range(1, baseline_days + 1)]
@@ -84,6 +110,8 @@ def _sku_causes(ctx: Context, h: Hour, row: Row, baseline_days: int) -> list[dic
         ctx.read("rules_sku_source_hours", {"hours": wanted, "start": min(wanted), "end": h.end}),
         "hour",
     )
+    if leave_out:
+        rows = rows.filter(~pl.col("sku_id").is_in(pl.Series(list(leave_out)).implode()))
     return sku_breakdown(
         rows, pl.Series(window).cast(pl.Datetime("us", "UTC")), row["source"]
     ).to_dicts()
@@ -117,6 +145,41 @@ def evaluate(ctx: Context) -> list[Candidate]:
         )
         skus = _sku_causes(ctx, h, row, settings.baseline_days)
         out.append(_candidate(row, sources=sources, skus=skus, locale=ctx.locale))
+    return out + _off_promotion_candidates(ctx, settings, gaps, scores)
+
+
+def _off_promotion_candidates(
+    ctx: Context, settings: ConversionDropSettings, gaps: pl.Series, scores: pl.DataFrame
+) -> list[Candidate]:
+    """A drop of the SKUs outside the running promotions, judged against days without a
+    promotion and with no uplift to allow for (`scores`: the shop's and sources' scores,
+    for the breakdown by source)."""
+    promoted = promoted_skus(ctx.running_promotions(), ctx.shared.items)
+    if promoted is None:
+        return []
+    h = ctx.hour
+    off_scores = conversion_scores(
+        without_gaps(_off_promotion_hourly(ctx, settings, promoted), gaps),
+        pl.Series("hour", [h.start], dtype=pl.Datetime("us", "UTC")),
+        h.tz,
+        baseline_days=settings.baseline_days,
+        min_drop=settings.min_drop,
+    )
+    found = conversion_drop(
+        off_scores,
+        min_drop=settings.min_drop,
+        min_visitors=settings.min_visitors,
+        alpha=settings.alpha,
+    )
+    out = []
+    for row in found.to_dicts():
+        width = min(int(row["run_hours"]), max(off_scores.get_column("window_hours")))
+        # by source: each source's shortfall against its own baseline (all its SKUs)
+        sources = source_breakdown(scores, h.start, width).to_dicts()
+        skus = _sku_causes(ctx, h, row, settings.baseline_days, leave_out=promoted)
+        out.append(
+            _candidate(row, sources=sources, skus=skus, locale=ctx.locale, scope=OFF_PROMOTION)
+        )
     return out
 
 
@@ -126,22 +189,32 @@ def _candidate(
     sources: Sequence[Row] = (),
     skus: Sequence[Row] = (),
     locale: str = "en",
+    scope: str | None = None,
 ) -> Candidate:
     """conversion_drop for one scope; `sources`/`skus`: the root cause, largest first
-    (each with `source` or `sku_id`, `missing_buyers`, `share`)."""
+    (each with `source` or `sku_id`, `missing_buyers`, `share`). `scope` OFF_PROMOTION: the
+    shop's SKUs outside the running promotions, against days without a promotion."""
     source = row["source"]
     labels = {"source": source} if source else {}
+    off = scope == OFF_PROMOTION
+    if off:
+        labels[SCOPE_LABEL] = OFF_PROMOTION
     drop, window = row["drop"], row["window_hours"]
-    where = (
-        (f"来源 {source} " if source else "全店")
-        if is_zh(locale)
-        else (f"source {source}" if source else "shop")
-    )
+    if is_zh(locale):
+        where = "未参加活动的商品" if off else (f"来源 {source} " if source else "全店")
+        days = "个无活动日" if off else "天"
+    else:
+        where = (
+            "the SKUs outside the running promotions"
+            if off
+            else (f"source {source}" if source else "shop")
+        )
+        days = " days without a promotion" if off else " days"
     if is_zh(locale):
         summary = f"{where}支付转化率下降 {pct(drop)}（近 {window} 小时）"
         description = (
             f"支付转化率 {pct(row['window_rate'])}，基线 {pct(row['window_baseline_rate'])}"
-            f"（前 {row['baseline_hours']} 天同一时段）；"
+            f"（前 {row['baseline_hours']} {days}同一时段）；"
             f"约少了 {row['missing_buyers']:.0f} 位买家，"
             f"p={row['p_value']:.1e}。"
         )
@@ -158,7 +231,8 @@ def _candidate(
         description = (
             f"Conversion {pct(row['window_rate'])} against a baseline of"
             f" {pct(row['window_baseline_rate'])} (same hour, {row['baseline_hours']} previous"
-            f" days); about {row['missing_buyers']:.0f} buyers missing, p={row['p_value']:.1e}."
+            f"{days}); about {row['missing_buyers']:.0f} buyers missing,"
+            f" p={row['p_value']:.1e}."
         )
         action = (
             "Check landing pages, prices, stock and checkout for this traffic; compare ad"
@@ -196,7 +270,12 @@ RULE = Rule(
     alertname=ALERTNAME,
     title={"en": "Conversion drop", "zh-CN": "支付转化率下降"},
     settings=ConversionDropSettings,
-    reads=("rules_kpi_history", "rules_sku_source_hours", *GAP_READS),
+    reads=(
+        "rules_kpi_history",
+        "rules_off_promotion_history",
+        "rules_sku_source_hours",
+        *GAP_READS,
+    ),
     evaluate=evaluate,
     doc=__doc__ or "",
 )
