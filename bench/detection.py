@@ -10,7 +10,11 @@ and scores it and the baseline detectors with `flows.scoring.score`.
 
 Per scenario (and over all of them): incidents found, false alerts and false alerts per
 shop-week (the 14 days after the baseline, per seed), median delay, our true positives as a
-fraction of the oracle's at our false-alert count (÷oracle), and the goal classes.
+fraction of the oracle's at our false-alert count (÷oracle), and the goal classes; then the
+30%/2 h/60-buyer class per promotion running at each drop's start. `--off-promotion` adds
+conversion_drop's off-promotion scope (`rules.conversion_drop.off_promotion`): the SKUs
+outside each set of running promotions, their visitors and the distinct buyers of their paid
+lines (the simulator's orders), for the rule and for the oracle alike.
 """
 
 from __future__ import annotations
@@ -150,7 +154,6 @@ def off_promotion(sim: Simulator, start: datetime) -> list[OffPromotion]:
                 "visitors": visitors[:, ~promoted].sum(axis=1),
                 "buyers": per_hour,
                 "promo_state": state,
-                "own": [bool(ids & {p.promo_id for p in running}) for running in tl.active],
             }
         ).with_columns(gmv=pl.col("buyers") * 100.0, in_promo=pl.col("promo_state") != "")
         sku_ids = [sim.catalog.sku_ids[k] for k in np.nonzero(~promoted)[0]]
@@ -168,41 +171,19 @@ def ours(
     windows: Sequence[int] = WINDOWS,
     promo_var: tuple[float, float] = (PROMO_VAR, NEW_PROMO_VAR),
     off: Sequence[OffPromotion] = (),
-    off_var: float = 0.0,
 ) -> list[Sent]:
     """The rule's first notices, with the top source of each shop-wide alert (the shop's,
     and the off-promotion scope's of each set of running promotions in `off`)."""
 
-    def scored(
-        frame: pl.DataFrame, hours: pl.Series, var: tuple[float, float] = promo_var
-    ) -> pl.DataFrame:
+    def scored(frame: pl.DataFrame, hours: pl.Series) -> pl.DataFrame:
         return conversion_scores(
             frame,
             hours,
             tz,
             min_drop=min_drop,
             windows=windows,
-            promo_var=var[0],
-            new_promo_var=var[1],
-        )
-
-    def own_state(frame: pl.DataFrame) -> pl.DataFrame:
-        if off_var <= 0:
-            return frame
-        state = pl.col("promo_state")
-        marked = (
-            pl.when(pl.col("own"))
-            .then(
-                pl.concat_str(
-                    state,
-                    pl.when(state == "").then(pl.lit("")).otherwise(pl.lit("+")),
-                    pl.lit("own"),
-                )
-            )
-            .otherwise(state)
-        )
-        return frame.with_columns(promo_state=marked).with_columns(
-            in_promo=pl.col("promo_state") != ""
+            promo_var=promo_var[0],
+            new_promo_var=promo_var[1],
         )
 
     def firing(scores: pl.DataFrame, scope: str | None) -> pl.DataFrame:
@@ -213,10 +194,7 @@ def ours(
     scores = scored(hourly, hourly.filter(pl.col("hour") >= start).get_column("hour").unique())
     fired = pl.concat(
         [firing(scores, None)]
-        + [
-            firing(scored(own_state(group.hourly), group.hours, (off_var, off_var)), OFF_PROMOTION)
-            for group in off
-        ]
+        + [firing(scored(group.hourly, group.hours), OFF_PROMOTION) for group in off]
     )
     sent = episodes(fired)
     for i, alert in enumerate(sent):
@@ -268,8 +246,7 @@ def run(
     windows: Sequence[int] = WINDOWS,
     promo_var: tuple[float, float] = (PROMO_VAR, NEW_PROMO_VAR),
     first_seed: int = 0,
-    off_scope: bool = True,
-    off_var: float = 0.0,
+    off_scope: bool = False,
 ) -> None:
     """Score our rule and the baseline detectors on every (scenario, seed); print per
     scenario and overall, with recall as a fraction of the oracle's at our false-alert count,
@@ -338,7 +315,6 @@ def run(
                     windows=windows,
                     promo_var=promo_var,
                     off=groups,
-                    off_var=off_var,
                 )
                 fps = tally(scenario, f"ours a={alpha:g}", sent, truth, start, end, promotion_at).fp
             # the oracle tests the same series: the off-promotion SKUs' at their true rate
@@ -411,15 +387,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--off-promotion",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="test the SKUs outside the running promotions as a scope of their own",
-    )
-    parser.add_argument(
-        "--off-promotion-var",
-        type=float,
-        default=0.0,
-        help="prior relative variance of the off-promotion SKUs' uplift (0: none)",
+        action="store_true",
+        help="test the SKUs outside the running promotions as a scope of their own, as"
+        " rules.conversion_drop.off_promotion does (the oracle tests them too)",
     )
     args = parser.parse_args()
     spec = ShopSpec(visitors_per_day=args.visitors_per_day)
@@ -433,7 +403,6 @@ def main() -> None:
         (args.promo_var, args.new_promo_var),
         args.first_seed,
         args.off_promotion,
-        args.off_promotion_var,
     )
 
 

@@ -109,7 +109,11 @@ SHOPIFY_TOKEN = "evaluate-token-loopback-only"
 
 
 def _settings(
-    path: Path, sim: Simulator, lookback_hours: int, shopify_url: str | None = None
+    path: Path,
+    sim: Simulator,
+    lookback_hours: int,
+    shopify_url: str | None = None,
+    off_promotion: bool = False,
 ) -> Settings:
     # the export source is never contacted: the replay reads the simulator in-process
     source: dict[str, Any] = {"base_url": "http://127.0.0.1:9", "lookback_hours": lookback_hours}
@@ -126,6 +130,7 @@ def _settings(
             "shop": {"name": f"sim-{sim.scenario.name}", "timezone": sim.spec.timezone},
             "source": source,
             "warehouse": {"path": str(path)},
+            "rules": {conversion_drop.ALERTNAME: {"off_promotion": off_promotion}},
         },
         env={},
     )
@@ -155,6 +160,7 @@ def replay(
     lookback_hours: int = 3,
     progress: Any = None,
     api: str = "export",
+    off_promotion: bool = False,
 ) -> tuple[list[Sent], datetime, datetime, Warehouse]:
     """Run the pipeline and the rules hour by hour over the simulator's timeline.
 
@@ -168,10 +174,10 @@ def replay(
         if api == "shopify":
             store = ShopifyServer(sim, token=SHOPIFY_TOKEN, maximum=1e12, restore_rate=1e12)
             stack.enter_context(store)
-            settings = _settings(path, sim, lookback_hours, store.base_url)
+            settings = _settings(path, sim, lookback_hours, store.base_url, off_promotion)
             source = stack.enter_context(closing(make_source(settings.source)))
         else:
-            settings = _settings(path, sim, lookback_hours)
+            settings = _settings(path, sim, lookback_hours, off_promotion=off_promotion)
             source = SimulatorSource(sim)
         return _replay(sim, path, settings, source, store, warmup_days, lookback_hours, progress)
 
@@ -285,8 +291,10 @@ def evaluate_scenario(
     workdir: Path | None = None,
     progress: Any = None,
     api: str = "export",
+    off_promotion: bool = False,
 ) -> Evaluation:
-    """Replay `scenario` with `seed` and score the alerts it would have sent."""
+    """Replay `scenario` with `seed` and score the alerts it would have sent
+    (`off_promotion`: with conversion_drop's off-promotion scope, for the oracle too)."""
     began = time.monotonic()
     base = ShopSpec()
     spec = replace(
@@ -304,10 +312,13 @@ def evaluate_scenario(
             lookback_hours=lookback_hours,
             progress=progress,
             api=api,
+            off_promotion=off_promotion,
         )
         try:
             hourly = _hourly(wh, sim.clock.instant(0).astimezone(UTC), end)
-            off_pvalues = _off_promotion_pvalues(wh, sim, start, end)
+            off_pvalues = (
+                _off_promotion_pvalues(wh, sim, start, end) if off_promotion else pl.DataFrame()
+            )
         finally:
             wh.close()
     truth = sim.truth()

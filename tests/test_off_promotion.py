@@ -149,12 +149,13 @@ def load(wh: Warehouse, data: Shop, flash_from: datetime) -> None:
         refresh_marts(wh, TZ, hours)
 
 
-def settings(path: Path) -> Settings:
+def settings(path: Path, *, off_promotion: bool = True) -> Settings:
     return parse_settings(
         {
             "shop": {"name": "demo", "timezone": TZ},
             "source": {"base_url": "http://127.0.0.1:9"},
             "warehouse": {"path": str(path)},
+            "rules": {"conversion_drop": {"off_promotion": off_promotion}},
         },
         env={},
     )
@@ -207,6 +208,16 @@ def test_the_skus_outside_a_promotion_are_judged_against_plain_days(
         assert "SKU B" in causes and "SKU C" in causes and "SKU A" not in causes
         # about 48 buyers missing at the baseline's 100 a buyer
         assert alert.impact == pytest.approx(48 * 100.0, rel=0.03)
+
+
+def test_the_off_promotion_scope_is_off_unless_configured(tmp_path: Path) -> None:
+    data = Shop()
+    baseline(data)
+    data.hour(H, {"A": (3000, 150), "B": (2000, 36), "C": (2000, 36)})
+    config = settings(tmp_path / "shop.duckdb", off_promotion=False)
+    with Warehouse(config.warehouse.path) as wh:
+        load(wh, data, H)
+        assert drops(wh, config, H) == {}
 
 
 def test_without_a_running_promotion_there_is_no_off_promotion_scope(tmp_path: Path) -> None:

@@ -123,6 +123,13 @@ def evaluate(
     api: Annotated[
         Api, typer.Option(help="Read the shop through its export API or as a Shopify store.")
     ] = Api.export,
+    off_promotion: Annotated[
+        bool,
+        typer.Option(
+            "--off-promotion",
+            help="Judge conversion_drop's SKUs outside the running promotions too.",
+        ),
+    ] = False,
 ) -> None:
     """Replay a scenario hour by hour and score the alerts against its ground truth."""
     from flows.evaluation import evaluate_scenario, format_report
@@ -147,6 +154,7 @@ def evaluate(
         visitors_per_day=visitors_per_day,
         progress=progress,
         api=api.value,
+        off_promotion=off_promotion,
     )
     if as_json:
         echo_json(result.to_json())

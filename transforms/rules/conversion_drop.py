@@ -49,6 +49,11 @@ class ConversionDropSettings(RuleSettings):
         lt=0.5,
         description="false-alert budget per scope and hour (one-sided test)",
     )
+    off_promotion: bool = Field(
+        default=False,
+        description="while promotions run, also judge the SKUs outside them against days"
+        " without a promotion (scope off_promotion)",
+    )
 
 
 def _hourly(ctx: Context, settings: ConversionDropSettings) -> pl.DataFrame:
@@ -154,6 +159,8 @@ def _off_promotion_candidates(
     """A drop of the SKUs outside the running promotions, judged against days without a
     promotion and with no uplift to allow for (`scores`: the shop's and sources' scores,
     for the breakdown by source)."""
+    if not settings.off_promotion:
+        return []
     promoted = promoted_skus(ctx.running_promotions(), ctx.shared.items)
     if promoted is None:
         return []
