@@ -129,9 +129,9 @@ def oracle_sku_pvalues(
     *,
     min_visitors: int = 100,
 ) -> pl.DataFrame:
-    """The oracle's lower tail of a series of some SKUs' visitors and SKU-level buyers
-    (`frame`: hour, visitors, buyers), at the simulator's true expectation of those buyers
-    and its variance (without incidents); rows labelled with `scope`."""
+    """The oracle's lower tail of a series of some SKUs' visitors and the distinct buyers
+    of those SKUs (`frame`: hour, visitors, buyers), at the simulator's true expectation of
+    those buyers and its variance (without incidents); rows labelled with `scope`."""
     rows = frame.filter((pl.col("hour") >= start) & (pl.col("visitors") >= min_visitors))
     moments = np.array(
         [sim.true_sku_buyers(hour, sku_ids) for hour in rows.get_column("hour")]

@@ -1,6 +1,6 @@
-"""conversion_drop: conversion in this hour, for the shop, each traffic source and, while a
-promotion runs, the SKUs outside it (`transforms.off_promotion`), is really below its usual
-level. The statistics live in `transforms.conversion`."""
+"""conversion_drop: conversion in this hour, for the shop, each traffic source and (when
+`off_promotion` is on) while a promotion runs the SKUs outside it (`transforms.off_promotion`),
+is really below its usual level. The statistics live in `transforms.conversion`."""
 
 from __future__ import annotations
 
