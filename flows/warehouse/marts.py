@@ -72,6 +72,21 @@ def _read(wh: Warehouse, model: str, spans: list[tuple[datetime, datetime]]) -> 
     return pl.concat([wh.frame(sql, {"start": s, "end": e}) for s, e in spans])
 
 
+def _read_spans(
+    wh: Warehouse, spans: list[tuple[datetime, datetime]]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The order lines, traffic and promotions the marts of these spans are computed from."""
+    orders = _read(wh, "orders_in_span", spans)
+    if len(spans) > 1:
+        # a line created in one span may be paid or refunded in another
+        orders = orders.unique(["order_id", "sku_id"])
+    traffic = _read(wh, "traffic_in_span", spans)
+    promotions = wh.frame(
+        read_sql("reads/promotions_in_span"), {"start": spans[0][0], "end": spans[-1][1]}
+    )
+    return orders, traffic, promotions
+
+
 def refresh_marts(
     wh: Warehouse,
     tz: str,
@@ -97,14 +112,7 @@ def refresh_marts(
         return 0
     days = affected_days(hours, tz)
     spans = _spans(local_day_bounds(days, tz))
-    orders = _read(wh, "orders_in_span", spans)
-    if len(spans) > 1:
-        # a line created in one span may be paid or refunded in another
-        orders = orders.unique(["order_id", "sku_id"])
-    traffic = _read(wh, "traffic_in_span", spans)
-    promotions = wh.frame(
-        read_sql("reads/promotions_in_span"), {"start": spans[0][0], "end": spans[-1][1]}
-    )
+    orders, traffic, promotions = _read_spans(wh, spans)
 
     wh.replace_rows(
         "mart.kpi_hourly", kpi_hourly(orders, traffic, promotions, hours, tz), "hour", hours
@@ -142,13 +150,7 @@ def refresh_daily_marts(
     if not hours.is_empty():
         days = affected_days(hours, tz)
         spans = _spans(local_day_bounds(days, tz))
-        orders = _read(wh, "orders_in_span", spans)
-        if len(spans) > 1:
-            orders = orders.unique(["order_id", "sku_id"])
-        traffic = _read(wh, "traffic_in_span", spans)
-        promotions = wh.frame(
-            read_sql("reads/promotions_in_span"), {"start": spans[0][0], "end": spans[-1][1]}
-        )
+        orders, traffic, promotions = _read_spans(wh, spans)
         _refresh_days(wh, tz, hours, days, spans, orders, traffic, promotions)
     flagged = pl.concat([hours, pl.Series("hour", list(covered), pl.Datetime("us", "UTC"))])
     mark_complete(wh, tz, flagged, needs)

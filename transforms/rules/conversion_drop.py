@@ -126,22 +126,9 @@ def evaluate(ctx: Context) -> list[Candidate]:
     """Drops in the evaluated hour's windows, each with its root cause by source and SKU."""
     settings: ConversionDropSettings = ctx.rules.of(ALERTNAME)
     h = ctx.hour
-    hours = pl.Series("hour", [h.start], dtype=pl.Datetime("us", "UTC"))
     # hours whose orders or traffic are missing stay out of every window and baseline
     gaps = known_gaps(ctx.read, h.start - timedelta(days=settings.baseline_days + 1), h.end, h.tz)
-    scores = conversion_scores(
-        without_gaps(_hourly(ctx, settings), gaps),
-        hours,
-        h.tz,
-        baseline_days=settings.baseline_days,
-        min_drop=settings.min_drop,
-    )
-    found = conversion_drop(
-        scores,
-        min_drop=settings.min_drop,
-        min_visitors=settings.min_visitors,
-        alpha=settings.alpha,
-    )
+    scores, found = _drops(ctx, settings, without_gaps(_hourly(ctx, settings), gaps))
     out = []
     for row in found.to_dicts():
         width = min(int(row["run_hours"]), max(scores.get_column("window_hours")))
@@ -151,6 +138,26 @@ def evaluate(ctx: Context) -> list[Candidate]:
         skus = _sku_causes(ctx, h, row, settings.baseline_days)
         out.append(_candidate(row, sources=sources, skus=skus, locale=ctx.locale))
     return out + _off_promotion_candidates(ctx, settings, gaps, scores)
+
+
+def _drops(
+    ctx: Context, settings: ConversionDropSettings, hourly: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The evaluated hour's window scores of `hourly` and the drops among them."""
+    scores = conversion_scores(
+        hourly,
+        pl.Series("hour", [ctx.hour.start], dtype=pl.Datetime("us", "UTC")),
+        ctx.hour.tz,
+        baseline_days=settings.baseline_days,
+        min_drop=settings.min_drop,
+    )
+    found = conversion_drop(
+        scores,
+        min_drop=settings.min_drop,
+        min_visitors=settings.min_visitors,
+        alpha=settings.alpha,
+    )
+    return scores, found
 
 
 def _off_promotion_candidates(
@@ -165,19 +172,8 @@ def _off_promotion_candidates(
     if promoted is None:
         return []
     h = ctx.hour
-    off_scores = conversion_scores(
-        without_gaps(_off_promotion_hourly(ctx, settings, promoted), gaps),
-        pl.Series("hour", [h.start], dtype=pl.Datetime("us", "UTC")),
-        h.tz,
-        baseline_days=settings.baseline_days,
-        min_drop=settings.min_drop,
-    )
-    found = conversion_drop(
-        off_scores,
-        min_drop=settings.min_drop,
-        min_visitors=settings.min_visitors,
-        alpha=settings.alpha,
-    )
+    hourly = without_gaps(_off_promotion_hourly(ctx, settings, promoted), gaps)
+    off_scores, found = _drops(ctx, settings, hourly)
     out = []
     for row in found.to_dicts():
         width = min(int(row["run_hours"]), max(off_scores.get_column("window_hours")))
