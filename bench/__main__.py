@@ -141,7 +141,7 @@ def figures(parts: dict[str, Any], quick: bool) -> tuple[dict[str, Any], dict[st
         days = sorted(history, key=int)
         short, long_ = days[0], days[-1]
         keys["prefect_start_s"] = hourly["prefect_start_s"]
-        keys["peak_rss_mb_hourly"] = hourly["peak_rss_mb"]
+        keys["peak_rss_mb_hourly"] = hourly["run_peak_rss_mb"]
         for n in days:
             keys[f"hourly_run_s_{n}d"] = history[n]["run"]["median_wall_s"]
             keys[f"hourly_run_cpu_s_{n}d"] = history[n]["run"]["median_cpu_s"]
