@@ -16,8 +16,11 @@ install: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV_INSTALL) -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) \
+		|| echo "make: pip could not install uv; pip installs the lock instead"
+	$(UV_INSTALL) -r requirements.lock || { \
+		echo "make: uv could not install the lock (uv reads UV_INDEX_URL, not pip.conf); pip does, slower"; \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock; }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --config-settings editable_mode=compat -e .
 	touch $(STAMP)
 
