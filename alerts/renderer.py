@@ -69,17 +69,12 @@ class Renderer:
         search = [BUILTIN_TEMPLATES]
         if settings.alerting.templates is not None:
             search.insert(0, Path(settings.alerting.templates))
-        self._search = search
-        self._envs: dict[str, SandboxedEnvironment] = {}
+        self._search = tuple(str(p) for p in search)
 
     def _env(self, fmt: str) -> SandboxedEnvironment:
         if fmt not in FORMATS:
             raise TemplateError(f"unknown template format {fmt!r} (known: {', '.join(FORMATS)})")
-        env = self._envs.get(fmt)
-        if env is None:
-            env = _environment(fmt, tuple(str(p) for p in self._search))
-            self._envs[fmt] = env
-        return env
+        return _environment(fmt, self._search)
 
     # -- formatting helpers -------------------------------------------------------------
 
@@ -251,7 +246,7 @@ class Renderer:
                 context = self.context(message, loc, alerts, omitted)
             text = template.render(context)
         except jinja2.TemplateNotFound:
-            where = ", ".join(str(p) for p in self._search)
+            where = ", ".join(self._search)
             raise TemplateError(f"template {name} not found in {where}") from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template {name} failed to render: {exc}") from None

@@ -245,15 +245,17 @@ def _off_promotion_pvalues(
     """The oracle's tails of the off-promotion series the rule tested: for each set of
     promotions running in an evaluated hour that leaves SKUs out, those SKUs' hours as the
     warehouse holds them, at the simulator's true rate."""
-    sets: dict[frozenset[str], list[datetime]] = {}
+    # the promoted SKUs of each set of running promotions, and the hours it ran
+    sets: dict[frozenset[str], tuple[set[str], list[datetime]]] = {}
     for h, running in enumerate(sim.timeline.active):
         at = sim.clock.instant(h).astimezone(UTC)
         if running and start <= at < end:
-            sets.setdefault(frozenset(p.promo_id for p in running), []).append(at)
+            ids = frozenset(p.promo_id for p in running)
+            if ids not in sets:
+                sets[ids] = ({sim.catalog.sku_ids[s] for p in running for s in p.skus}, [])
+            sets[ids][1].append(at)
     parts = []
-    for ids, hours in sets.items():
-        running = sim.timeline.active[sim.clock.hour_of(hours[0].timestamp())]
-        promoted = {sim.catalog.sku_ids[s] for p in running for s in p.skus}
+    for ids, (promoted, hours) in sets.items():
         off = [s for s in sim.catalog.sku_ids if s not in promoted]
         if not off:
             continue

@@ -54,45 +54,32 @@ class Shop:
             )
             for i in range(buyers):
                 self.n += 1
-                paid = start + timedelta(minutes=1 + i % 55)
-                self.orders.append(
-                    {
-                        "order_id": f"T{self.n:06d}",
-                        "sku_id": sku,
-                        "buyer_id": f"U{self.n:06d}",
-                        "quantity": 1,
-                        "unit_price": 100.0,
-                        "pay_amount": 100.0,
-                        "status": "paid",
-                        "source": "search",
-                        "promo_id": None,
-                        "created_at": paid - timedelta(minutes=1),
-                        "paid_at": paid,
-                        "updated_at": paid,
-                    }
-                )
+                self._line(sku, f"U{self.n:06d}", start + timedelta(minutes=1 + i % 55))
 
     def basket(self, start: datetime, buyer: str, skus: list[str]) -> None:
         """One order of `buyer` paid in the hour, a line for each SKU."""
         self.n += 1
-        paid = start + timedelta(minutes=30)
         for sku in skus:
-            self.orders.append(
-                {
-                    "order_id": f"T{self.n:06d}",
-                    "sku_id": sku,
-                    "buyer_id": buyer,
-                    "quantity": 1,
-                    "unit_price": 100.0,
-                    "pay_amount": 100.0,
-                    "status": "paid",
-                    "source": "search",
-                    "promo_id": None,
-                    "created_at": paid - timedelta(minutes=1),
-                    "paid_at": paid,
-                    "updated_at": paid,
-                }
-            )
+            self._line(sku, buyer, start + timedelta(minutes=30))
+
+    def _line(self, sku: str, buyer: str, paid: datetime) -> None:
+        """A paid line of order number `n`, from search, at list price."""
+        self.orders.append(
+            {
+                "order_id": f"T{self.n:06d}",
+                "sku_id": sku,
+                "buyer_id": buyer,
+                "quantity": 1,
+                "unit_price": 100.0,
+                "pay_amount": 100.0,
+                "status": "paid",
+                "source": "search",
+                "promo_id": None,
+                "created_at": paid - timedelta(minutes=1),
+                "paid_at": paid,
+                "updated_at": paid,
+            }
+        )
 
 
 def baseline(data: Shop, today: tuple[int, ...] = (3, 2, 1)) -> None:

@@ -13,10 +13,10 @@ __all__ = ["FileChannel"]
 
 
 class FileChannel(ChannelBase):
-    uses_http = False
-
     """Appends {delivery_id, channel, written_at, subject, text, message}; readers dedupe on
     delivery_id, as delivery is at least once."""
+
+    uses_http = False
 
     def send(self, message: Outgoing) -> None:
         if self.config.path is None:
