@@ -40,6 +40,7 @@ from flows.detectors import (
 from flows.scoring import RuleScore, Sent, goals, moderate_drop, score
 from simulator import SOURCES, Incident, ShopSpec, Simulator
 from transforms.conversion import (
+    NEW_PROMO_FLOOR,
     NEW_PROMO_VAR,
     PROMO_VAR,
     WINDOWS,
@@ -171,6 +172,7 @@ def ours(
     windows: Sequence[int] = WINDOWS,
     promo_var: tuple[float, float] = (PROMO_VAR, NEW_PROMO_VAR),
     off: Sequence[OffPromotion] = (),
+    new_promo_floor: float | None = NEW_PROMO_FLOOR,
 ) -> list[Sent]:
     """The rule's first notices, with the top source of each shop-wide alert (the shop's,
     and the off-promotion scope's of each set of running promotions in `off`)."""
@@ -184,6 +186,7 @@ def ours(
             windows=windows,
             promo_var=promo_var[0],
             new_promo_var=promo_var[1],
+            new_promo_floor=new_promo_floor,
         )
 
     def firing(scores: pl.DataFrame, scope: str | None) -> pl.DataFrame:
@@ -247,6 +250,7 @@ def run(
     promo_var: tuple[float, float] = (PROMO_VAR, NEW_PROMO_VAR),
     first_seed: int = 0,
     off_scope: bool = False,
+    new_promo_floor: float | None = NEW_PROMO_FLOOR,
 ) -> None:
     """Score our rule and the baseline detectors on every (scenario, seed); print per
     scenario and overall, with recall as a fraction of the oracle's at our false-alert count,
@@ -315,6 +319,7 @@ def run(
                     windows=windows,
                     promo_var=promo_var,
                     off=groups,
+                    new_promo_floor=new_promo_floor,
                 )
                 fps = tally(scenario, f"ours a={alpha:g}", sent, truth, start, end, promotion_at).fp
             # the oracle tests the same series: the off-promotion SKUs' at their true rate
@@ -391,6 +396,13 @@ def main() -> None:
         help="test the SKUs outside the running promotions as a scope of their own, as"
         " rules.conversion_drop.off_promotion does (the oracle tests them too)",
     )
+    parser.add_argument(
+        "--new-promo-floor",
+        type=float,
+        default=NEW_PROMO_FLOOR,
+        help="the least prior variance of a new kind's uplift when it barely lifts traffic"
+        " (its traffic lift squared above it); negative: the prior ignores traffic",
+    )
     args = parser.parse_args()
     spec = ShopSpec(visitors_per_day=args.visitors_per_day)
     run(
@@ -403,6 +415,7 @@ def main() -> None:
         (args.promo_var, args.new_promo_var),
         args.first_seed,
         args.off_promotion,
+        args.new_promo_floor if args.new_promo_floor >= 0 else None,
     )
 
 

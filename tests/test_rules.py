@@ -11,6 +11,7 @@ from scipy import stats
 
 from transforms.cancellations import cancel_replicas, cancel_spike, local_days_back
 from transforms.conversion import (
+    NEW_PROMO_FLOOR,
     NEW_PROMO_VAR,
     conversion_baseline,
     conversion_drop,
@@ -693,10 +694,11 @@ def test_the_baseline_is_the_same_kind_of_promotion() -> None:
     assert drops(_promo_days("presale", 38)).is_empty()  # 5% under its own kind: no drop
 
 
-def _new_kind_day(first_hours: int, last: int) -> pl.DataFrame:
-    """The hours up to H on 14 promotion days (discount 8%, presale 4%: 6% pooled), and
-    today a flash sale, a kind they never ran, whose `first_hours` hours before H converted
-    8%, with `last` buyers at H."""
+def _new_kind_day(first_hours: int, last: int, visitors: int = 1600) -> pl.DataFrame:
+    """The hours up to H on 14 promotion days of 1000 visitors (discount 8%, presale 4%: 6%
+    pooled), and today a flash sale, a kind they never ran, with `visitors` an hour (1600:
+    it lifts traffic 60%), whose `first_hours` hours before H converted 8%, with `last`
+    buyers at H."""
     rows = []
     for back in range(first_hours + 1):
         at = H - HOUR * back
@@ -711,25 +713,43 @@ def _new_kind_day(first_hours: int, last: int) -> pl.DataFrame:
                     "promo_state": state,
                 }
             )
-        buyers = last if back == 0 else 80
+        buyers = last if back == 0 else round(visitors * 0.08)
         rows.append(
-            {**now(1000, buyers), "hour": at, "in_promo": True, "promo_state": "flash_sale"}
+            {**now(visitors, buyers), "hour": at, "in_promo": True, "promo_state": "flash_sale"}
         )
     return pl.DataFrame(rows, schema={**frame([]).schema, "promo_state": pl.String})
 
 
 def test_a_new_kind_of_promotion_is_held_to_its_own_first_hours() -> None:
     # no flash sale in the baseline: every promotion hour stands in (6%), and the sale's own
-    # four hours at 8% lift what the hour is held to (by k = T / (T + V / E^2) of the way)
-    scores = conversion_scores(_new_kind_day(4, 40), pl.Series([H], dtype=TS), TZ)
+    # four hours at 8% lift what the hour is held to (by k = T / (T + V / E^2) of the way);
+    # it lifts traffic 60%, so its uplift keeps the wide prior
+    scores = conversion_scores(_new_kind_day(4, 64), pl.Series([H], dtype=TS), TZ)
     one = scores.filter(pl.col("window_hours") == 1).row(0, named=True)
     assert one["baseline_rate"] == pytest.approx(0.06) and not one["same_state"]
-    k = NEW_PROMO_VAR / (NEW_PROMO_VAR + 1 / 240)
+    k = NEW_PROMO_VAR / (NEW_PROMO_VAR + 1 / 384)
     assert one["factor"] == pytest.approx(1 + k / 3, rel=0.01)
-    # 40 buyers where the sale runs at ~78: found (the doubled minimum drop against 60 missed it)
+    # 64 buyers where the sale runs at ~125: found (the doubled minimum drop against 96 missed it)
     assert conversion_drop(scores).height == 1
-    # the same 40 buyers in the sale's first hour: its uplift is not known yet, not an alert
-    assert drops(_new_kind_day(0, 40)).is_empty()
+    # the same 64 buyers in the sale's first hour: its uplift is not known yet, not an alert
+    assert drops(_new_kind_day(0, 64)).is_empty()
+
+
+def test_a_new_kind_that_does_not_lift_traffic_is_taken_to_lift_conversion_little() -> None:
+    # the same sale without more visitors: the prior variance of its uplift narrows to
+    # NEW_PROMO_FLOOR, so its four hours at 8% move what the hour is held to less of the way
+    scores = conversion_scores(_new_kind_day(4, 40, visitors=1000), pl.Series([H], dtype=TS), TZ)
+    one = scores.filter(pl.col("window_hours") == 1).row(0, named=True)
+    k = NEW_PROMO_FLOOR / (NEW_PROMO_FLOOR + 1 / 240)
+    assert one["factor"] == pytest.approx(1 + k / 3, rel=0.02)
+    # without the traffic prior, the wide one
+    wide = conversion_scores(
+        _new_kind_day(4, 40, visitors=1000), pl.Series([H], dtype=TS), TZ, new_promo_floor=None
+    )
+    k = NEW_PROMO_VAR / (NEW_PROMO_VAR + 1 / 240)
+    assert wide.filter(pl.col("window_hours") == 1).item(0, "factor") == pytest.approx(
+        1 + k / 3, rel=0.01
+    )
 
 
 def test_the_day_level_earlier_hours_share_is_not_counted_as_their_noise() -> None:

@@ -270,6 +270,8 @@ def conversion_baseline(
             * (1 - pl.col("baseline_rate"))
             * pl.col("spread")
             / pl.col("base_visitors") ** 2,
+            # the visitors the hour usually has (for how much a promotion lifts traffic)
+            baseline_visitors=pl.col("base_visitors") / pl.col("baseline_hours"),
             baseline_aov=pl.when(pl.col("base_buyers") > 0)
             .then(pl.col("base_gmv") / pl.col("base_buyers"))
             .otherwise(None),
@@ -280,6 +282,7 @@ def conversion_baseline(
             "baseline_rate",
             "baseline_var",
             "baseline_hours",
+            "baseline_visitors",
             "baseline_aov",
             "rho",
             "tau2",

@@ -71,6 +71,13 @@ DAY_HOURS = 24
 # smaller
 NEW_PROMO_VAR = 0.04
 PROMO_VAR = 0.01
+# a promotion of a new kind that barely lifts traffic is taken to lift conversion about as
+# little: its uplift's prior variance is its traffic lift squared (the visitors of its hours
+# so far over their usual, against the same day's hours before it), between this floor and
+# NEW_PROMO_VAR (bench.detection: see README, conversion_drop)
+NEW_PROMO_FLOOR = 0.0025
+# the prior standard deviation of a new kind's conversion uplift per unit of its traffic lift
+TRAFFIC_SCALE = 0.5
 # an earlier hour of the day this many standard deviations under the others is left out of
 # the same-day correction (bench.detection, 12 seeds: 2.0 finds more and alerts more)
 EARLIER_Z = 2.5
@@ -107,6 +114,7 @@ def conversion_scores(
     min_drop: float = 0.25,
     promo_var: float = PROMO_VAR,
     new_promo_var: float = NEW_PROMO_VAR,
+    new_promo_floor: float | None = NEW_PROMO_FLOOR,
 ) -> pl.DataFrame:
     """One row per (evaluated hour, scope, window length w): buyers against expected buyers
     over the w hours ending at that hour, the relative drop and the beta-binomial lower tail;
@@ -115,7 +123,8 @@ def conversion_scores(
 
     `hourly` needs, per scope, the rows of the `baseline_days` days before each evaluated
     hour and of the RUN_HOURS hours before it (columns CONVERSION_INPUT_SCHEMA; `source`
-    null for the shop). Scopes without a usable baseline are left out.
+    null for the shop). Scopes without a usable baseline are left out. `new_promo_floor`
+    None: a new kind's uplift prior is `new_promo_var` whatever its traffic does.
     """
     frame = prepare(hourly, tz)
     # the same local day's earlier hours tell how today runs (DAY_HOURS back at most)
@@ -164,6 +173,7 @@ def conversion_scores(
         "var",
         "baseline_rate",
         "baseline_hours",
+        "baseline_visitors",
         "baseline_aov",
         "tau2",
         "uplift_var",
@@ -211,6 +221,8 @@ def conversion_scores(
             .filter(pl.col("hours") == w)
             .with_columns(window_hours=pl.lit(w, dtype=pl.Int64))
         )
+        if new_promo_floor is not None:
+            sums = _traffic_prior(sums, current, obs, new_promo_floor)
         parts.append(_condition_on_today(sums, current, obs, w))
     windowed = pl.concat(parts)
     if windowed.is_empty():
@@ -317,6 +329,54 @@ def _condition_on_today(
             ),
         )
         .drop("x_r", "e_r", "v_r", "sum_v", "sum_e2", "binomial")
+    )
+
+
+def _traffic_prior(
+    sums: pl.DataFrame, current: pl.DataFrame, obs: pl.DataFrame, floor: float
+) -> pl.DataFrame:
+    """Narrow the uplift prior of a window in a promotion of a new kind by how much it lifts
+    traffic: the visitors of the same local day's hours up to the evaluated hour in its
+    promotion state, over the visitors those hours usually have, against the same ratio of
+    the day's hours before them (1 when there are none); the prior variance becomes that
+    lift squared, at least `floor`, never above what it was."""
+    hours = current.select("hour", "scope", "day", "state").join(
+        obs.select(
+            "scope", "day", at="hour", at_state="state", n="visitors", b="baseline_visitors"
+        ),
+        on=["scope", "day"],
+    )
+    inside = (pl.col("at_state") == pl.col("state")) & (pl.col("at") <= pl.col("hour"))
+    before = (pl.col("at_state") != pl.col("state")) & (pl.col("at") < pl.col("hour"))
+    ratio = (
+        hours.group_by("hour", "scope")
+        .agg(
+            n_in=pl.col("n").filter(inside).sum(),
+            b_in=pl.col("b").filter(inside).sum(),
+            n_before=pl.col("n").filter(before).sum(),
+            b_before=pl.col("b").filter(before).sum(),
+        )
+        .with_columns(
+            lift=(pl.col("n_in") / pl.col("b_in"))
+            / pl.when(pl.col("b_before") > 0)
+            .then(pl.col("n_before") / pl.col("b_before"))
+            .otherwise(1.0)
+            - 1
+        )
+        .select("hour", "scope", "lift")
+    )
+    narrowed = pl.min_horizontal(
+        pl.col("uplift_var"),
+        pl.max_horizontal((TRAFFIC_SCALE * pl.col("lift")) ** 2, pl.lit(floor)),
+    )
+    return (
+        sums.join(ratio, on=["hour", "scope"], how="left")
+        .with_columns(
+            uplift_var=pl.when(~pl.col("same_state") & pl.col("lift").is_finite())
+            .then(narrowed)
+            .otherwise(pl.col("uplift_var"))
+        )
+        .drop("lift")
     )
 
 
