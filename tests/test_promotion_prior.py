@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flows.warehouse import Warehouse
-from tests.test_off_promotion import HOUR, PLAIN, H, Shop, baseline, drops, load, settings
+from tests.flash_sale_shop import HOUR, PLAIN, H, Shop, baseline, drops, load, settings
 
 SHOP: tuple[tuple[str, str], ...] = ()
 
