@@ -6,6 +6,7 @@ from sources.base import ALL_DATASETS, DATASETS, ExportSource, FilePage, JsonPag
 from sources.errors import ExportError, ExportFatalError, ExportTransientError, SourceError
 from sources.files import FileSource
 from sources.http import HttpSource
+from sources.readahead import read_ahead
 from sources.settings import SourceSettings
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "SourceSettings",
     "make_source",
     "provided",
+    "read_ahead",
 ]
 
 
