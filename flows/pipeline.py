@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -27,7 +26,7 @@ from flows.warehouse.load import (
     record_batch,
 )
 from flows.warehouse.marts import refresh_marts
-from sources import ExportSource, read_ahead
+from sources import ExportSource, ReadAhead
 from transforms.coverage import covered_hours
 from transforms.rules.data_gap import ALERTNAME as DATA_GAP
 
@@ -160,7 +159,7 @@ def load_dataset(
     with wh.transaction():
         compare = raw_holds(wh, dataset, since, until)
         # the next page is fetched while this one lands; a failed load stops the fetching
-        with landing(wh), closing(read_ahead(source.pages(dataset, since, until))) as pages:
+        with landing(wh), ReadAhead(source.pages(dataset, since, until)) as pages:
             received = merged = 0
             for page in pages:
                 if compare:

@@ -6,7 +6,7 @@ from sources.base import ALL_DATASETS, DATASETS, ExportSource, FilePage, JsonPag
 from sources.errors import ExportError, ExportFatalError, ExportTransientError, SourceError
 from sources.files import FileSource
 from sources.http import HttpSource
-from sources.readahead import read_ahead
+from sources.readahead import ReadAhead
 from sources.settings import SourceSettings
 
 __all__ = [
@@ -21,11 +21,11 @@ __all__ = [
     "HttpSource",
     "JsonPage",
     "Page",
+    "ReadAhead",
     "SourceError",
     "SourceSettings",
     "make_source",
     "provided",
-    "read_ahead",
 ]
 
 

@@ -1,70 +1,223 @@
-"""read_ahead: a source's pages fetched on a worker thread, in order, errors in their place."""
+"""ReadAhead over a real loopback export API: order, errors in their place, one page ahead at
+most, a file page kept until the reader is done with it, and Ctrl-C that does not wait."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
-from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from sources import ExportTransientError, read_ahead
+from flows.settings import SourceSettings
+from sources import ExportError, FilePage, HttpSource, JsonPage, Page, ReadAhead
+from tests.backend import TOKEN, Backend, serve
+from tests.factories import traffic
+
+UNTIL = datetime(2026, 11, 12, tzinfo=UTC)
+PAGE_SIZE = 3
 
 
-def test_pages_arrive_in_order_and_all_of_them() -> None:
-    assert list(read_ahead(iter(range(50)))) == list(range(50))
-    assert list(read_ahead(iter(range(50)), depth=4)) == list(range(50))
-    assert list(read_ahead(iter([]))) == []
+def records(n: int) -> list[dict[str, Any]]:
+    return [traffic(sku_id=f"SKU{i:04d}") for i in range(n)]
 
 
-def test_a_source_error_is_raised_after_the_pages_before_it() -> None:
-    def pages() -> Iterator[int]:
-        yield 1
-        yield 2
-        raise ExportTransientError(
-            "export orders failed after 3 attempts: 503", dataset="orders", source="http"
-        )
-
-    got = []
-    with pytest.raises(ExportTransientError, match="503"):
-        for page in read_ahead(pages()):
-            got.append(page)
-    assert got == [1, 2]
+def source(backend: Backend, **kw: Any) -> HttpSource:
+    settings = SourceSettings(base_url=backend.base_url, token=TOKEN, page_size=PAGE_SIZE, **kw)
+    return HttpSource(settings, sleep=lambda s: None)
 
 
-def test_the_next_page_is_fetched_while_the_reader_holds_this_one() -> None:
-    second_asked = threading.Event()
+class _FailingAfter(Backend):
+    """Serves `pages` pages of a window, then answers every request with `fault`."""
 
-    def pages() -> Iterator[int]:
-        yield 1
-        second_asked.set()
-        yield 2
+    def __init__(self, pages: int, fault: tuple[int, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pages, self.fault, self.served = pages, fault, 0
 
-    reader = read_ahead(pages())
-    assert next(reader) == 1
-    # the reader has not asked for page 2, yet the source is already producing it
-    assert second_asked.wait(10)
-    assert list(reader) == [2]
+    def window(self, dataset: str, since: str | None, until: str) -> list[dict[str, Any]]:
+        self.served += 1
+        if self.served == self.pages:
+            status, body = self.fault
+            self.faults += [(dataset, status, {}, body)] * 10
+        return super().window(dataset, since, until)
 
 
-def test_a_reader_that_stops_early_stops_the_source_and_its_thread() -> None:
-    produced: list[int] = []
-    closed = threading.Event()
+class _StallingAfter(Backend):
+    """Serves the first page, then holds every later request until released."""
 
-    def pages() -> Iterator[int]:
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reached = threading.Event()
+        self.release = threading.Event()
+        self.served = 0
+
+    def window(self, dataset: str, since: str | None, until: str) -> list[dict[str, Any]]:
+        self.served += 1
+        if self.served > 1:
+            self.reached.set()
+            self.release.wait(120)
+        return super().window(dataset, since, until)
+
+
+def test_pages_arrive_as_the_source_gives_them_one_request_after_the_other() -> None:
+    with serve(Backend(records={"traffic": records(25)})) as backend:
+        plain = [p.text for p in source(backend).pages("traffic", None, UNTIL)]
+        asked = len(backend.requests)
+        with ReadAhead(source(backend).pages("traffic", None, UNTIL)) as pages:
+            ahead = [p.text for p in pages if isinstance(p, JsonPage)]
+        with ReadAhead(source(backend).pages("traffic", UNTIL, UNTIL)) as pages:
+            assert list(pages) == []
+    assert len(plain) == 9 and ahead == plain
+    # the cursor of each request comes from the page before it
+    cursors = [r.get("cursor") for r in backend.requests[asked:]][:9]
+    assert cursors == [None] + [f"c{PAGE_SIZE * i}" for i in range(1, 9)]
+
+
+def _read(pages: Iterator[Page]) -> tuple[list[str], type[BaseException], str]:
+    got: list[str] = []
+    with pytest.raises(ExportError) as caught:
+        for page in pages:
+            assert isinstance(page, JsonPage)
+            got.append(page.text)
+    # the retry loop's message names the seconds it took, which differ run to run
+    return got, caught.type, re.sub(r" in \d+\.\ds,", " in …s,", str(caught.value))
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [(401, '{"error": "unauthorized"}'), (400, '{"error": "bad cursor"}'), (503, "{}")],
+)
+def test_a_source_error_comes_after_the_pages_before_it_as_the_plain_source_raises_it(
+    fault: tuple[int, str],
+) -> None:
+    seen = []
+    with serve(_FailingAfter(2, fault, records={"traffic": records(25)})) as backend:
+        for ahead in (False, True):
+            backend.served, backend.faults = 0, []
+            pages = source(backend, max_attempts=2).pages("traffic", None, UNTIL)
+            if ahead:
+                with ReadAhead(pages) as read:
+                    seen.append(_read(read))
+            else:
+                seen.append(_read(pages))
+    plain, ahead_ = seen
+    assert ahead_ == plain
+    assert len(plain[0]) == 2 and str(fault[0]) in plain[2]
+
+
+def test_the_source_is_asked_for_a_page_only_once_the_reader_holds_the_one_before() -> None:
+    # the reader is handed each page with `handed` locked, so the worker, asked for page n,
+    # reads how many pages the reader had been handed when it was allowed to fetch page n
+    handed = threading.Lock()
+    state = {"taken": 0}
+    asked_at: list[tuple[int, int]] = []
+    asked = [threading.Event() for _ in range(12)]
+
+    def pages(plain: Iterator[JsonPage]) -> Iterator[JsonPage]:
+        for n, page in enumerate(plain, start=1):
+            with handed:
+                asked_at.append((n, state["taken"]))
+            asked[n].set()
+            yield page
+
+    backend = Backend(records={"traffic": records(30)})
+    with serve(backend), ReadAhead(pages(source(backend).pages("traffic", None, UNTIL))) as read:
+        reader = iter(read)
+        assert asked[1].wait(60)  # fetched on entering the block
+        while True:
+            with handed:
+                page = next(reader, None)
+                if page is None:
+                    break
+                state["taken"] += 1
+            # hold the page until the worker has gone for the next one (read ahead)
+            if state["taken"] < 10:
+                assert asked[state["taken"] + 1].wait(60)
+    assert [n for n, _ in asked_at] == list(range(1, 11))
+    assert all(n <= taken + 1 for n, taken in asked_at), asked_at
+    # and it does read ahead: every page after the first was asked for while the reader held
+    # the one before
+    assert [taken for n, taken in asked_at[1:]] == list(range(1, 10))
+
+
+def test_a_file_page_is_not_followed_until_the_reader_asks_for_the_next(tmp_path: Path) -> None:
+    # like Shopify's bulk result: the source removes the file when it is resumed
+    done: dict[Path, bool] = {}
+    early: list[Path] = []
+
+    def files() -> Iterator[Page]:
+        for n in range(5):
+            path = tmp_path / f"{n}.jsonl"
+            path.write_text(f'{{"n": {n}}}\n')
+            done[path] = False
+            yield FilePage(path=path, format="jsonl")
+            if not done[path]:
+                early.append(path)
+            path.unlink()
+
+    read_back = []
+    with ReadAhead(files()) as pages:
+        for page in pages:
+            assert isinstance(page, FilePage)
+            read_back.append(page.path.read_text())
+            done[page.path] = True
+    assert read_back == [f'{{"n": {n}}}\n' for n in range(5)]
+    assert early == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def _closed_source(backend: Backend, closed: threading.Event) -> Iterator[JsonPage]:
+    try:
+        yield from source(backend).pages("traffic", None, UNTIL)
+    finally:
+        closed.set()
+
+
+def test_ctrl_c_leaves_at_once_while_the_next_request_hangs() -> None:
+    backend = _StallingAfter(records={"traffic": records(25)})
+    closed, left = threading.Event(), threading.Event()
+    workers = {t for t in threading.enumerate() if t.name == "read-ahead"}
+
+    def interrupted_reader() -> None:
         try:
-            for n in range(1000):
-                produced.append(n)
-                yield n
-        finally:
-            closed.set()
+            with ReadAhead(_closed_source(backend, closed)) as pages:
+                for _ in pages:
+                    assert backend.reached.wait(60)
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            left.set()
 
-    before = {t.ident for t in threading.enumerate()}
-    with closing(read_ahead(pages(), depth=2)) as reader:
-        for page in reader:
-            if page == 3:
-                break
+    with serve(backend):
+        reader = threading.Thread(target=interrupted_reader, daemon=True)
+        reader.start()
+        try:
+            # the stalled request answers only when released: leaving must not wait for it
+            assert left.wait(60), "leaving the block waited for the hanging request"
+            assert not closed.is_set()
+        finally:
+            backend.release.set()
+        # once its request returns, the worker closes the source and ends
+        for worker in {t for t in threading.enumerate() if t.name == "read-ahead"} - workers:
+            worker.join(60)
+            assert not worker.is_alive()
+        assert closed.is_set()
+
+
+def test_a_failed_load_stops_the_worker_before_the_source_is_used_again() -> None:
+    backend = _StallingAfter(records={"traffic": records(25)})
+    closed = threading.Event()
+    with (
+        serve(backend),
+        pytest.raises(ValueError, match="the load failed"),
+        ReadAhead(_closed_source(backend, closed)) as pages,
+    ):
+        for _ in pages:
+            assert backend.reached.wait(60)
+            backend.release.set()
+            raise ValueError("the load failed")
+    # the fetch under way was waited for, and the source closed, before the error went on
     assert closed.is_set()
-    # page 3 held by the reader, at most `depth` queued and one more waiting to be queued
-    assert len(produced) <= 3 + 1 + 2 + 1
-    assert not [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    assert backend.served == 2
