@@ -109,38 +109,47 @@ def test_a_source_error_comes_after_the_pages_before_it_as_the_plain_source_rais
 
 
 def test_the_source_is_asked_for_a_page_only_once_the_reader_holds_the_one_before() -> None:
-    # the reader is handed each page with `handed` locked, so the worker, asked for page n,
-    # reads how many pages the reader had been handed when it was allowed to fetch page n
+    # the reader is handed each page with `handed` locked, and the source, asked for page n,
+    # notes under the same lock how many pages the reader had been handed by then
     handed = threading.Lock()
     state = {"taken": 0}
     asked_at: list[tuple[int, int]] = []
-    asked = [threading.Event() for _ in range(12)]
+    asked, produced = [threading.Event() for _ in range(12)], [threading.Event() for _ in range(12)]
 
     def pages(plain: Iterator[JsonPage]) -> Iterator[JsonPage]:
-        for n, page in enumerate(plain, start=1):
-            with handed:
-                asked_at.append((n, state["taken"]))
+        for n in range(1, 12):
+            if n == 1:  # the reader may be waiting for it with `handed` locked
+                asked_at.append((n, 0))
+            else:
+                with handed:
+                    asked_at.append((n, state["taken"]))
             asked[n].set()
+            page = next(plain, None)
+            if page is None:
+                return
+            produced[n].set()
             yield page
 
     backend = Backend(records={"traffic": records(30)})
     with serve(backend), ReadAhead(pages(source(backend).pages("traffic", None, UNTIL))) as read:
         reader = iter(read)
-        assert asked[1].wait(60)  # fetched on entering the block
         while True:
             with handed:
                 page = next(reader, None)
                 if page is None:
                     break
                 state["taken"] += 1
-            # hold the page until the worker has gone for the next one (read ahead)
-            if state["taken"] < 10:
-                assert asked[state["taken"] + 1].wait(60)
-    assert [n for n, _ in asked_at] == list(range(1, 11))
+            # a slow reader: it holds this page until the next one is fetched, which leaves
+            # a worker that would go further the time to ask for the one after (past the
+            # last page, until the source is asked whether there is more)
+            taken = state["taken"]
+            assert (produced if taken < 10 else asked)[taken + 1].wait(60)
+    # pages 1..10, then the source is asked once more and says it has no more
+    assert [n for n, _ in asked_at] == list(range(1, 12))
     assert all(n <= taken + 1 for n, taken in asked_at), asked_at
-    # and it does read ahead: every page after the first was asked for while the reader held
+    # and it does read ahead: each page after the first was asked for while the reader held
     # the one before
-    assert [taken for n, taken in asked_at[1:]] == list(range(1, 10))
+    assert [taken for _, taken in asked_at[1:]] == list(range(1, 11))
 
 
 def test_a_file_page_is_not_followed_until_the_reader_asks_for_the_next(tmp_path: Path) -> None:
