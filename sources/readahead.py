@@ -11,6 +11,9 @@ from sources.base import FilePage, Page
 
 __all__ = ["ReadAhead"]
 
+# how long the reader waits for a page before it looks whether a signal arrived
+_SLICE_SECONDS = 0.1
+
 
 class ReadAhead:
     """Yield `pages` in order, fetching at most one page ahead on a worker thread.
@@ -70,7 +73,10 @@ class ReadAhead:
                 self._fetch = True
                 self._changed.notify_all()
             while self._slot is None:
-                self._changed.wait()
+                # in slices: polars installs its SIGINT handler with SA_RESTART, so a lock
+                # wait in the main thread is resumed after Ctrl-C without Python's handler
+                # running; back in Python between slices, KeyboardInterrupt is raised here
+                self._changed.wait(_SLICE_SECONDS)
             page, error = self._slot
             self._slot = None
             if page is None:

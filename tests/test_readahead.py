@@ -3,7 +3,11 @@ most, a file page kept until the reader is done with it, and Ctrl-C that does no
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -94,7 +98,8 @@ def test_a_source_error_comes_after_the_pages_before_it_as_the_plain_source_rais
     fault: tuple[int, str],
 ) -> None:
     seen = []
-    with serve(_FailingAfter(2, fault, records={"traffic": records(25)})) as backend:
+    backend = _FailingAfter(2, fault, records={"traffic": records(25)})
+    with serve(backend):
         for ahead in (False, True):
             backend.served, backend.faults = 0, []
             pages = source(backend, max_attempts=2).pages("traffic", None, UNTIL)
@@ -213,6 +218,47 @@ def test_ctrl_c_leaves_at_once_while_the_next_request_hangs() -> None:
             worker.join(60)
             assert not worker.is_alive()
         assert closed.is_set()
+
+
+INTERRUPTED_READER = """
+import sys
+from datetime import UTC, datetime
+
+import polars  # noqa: F401  its SIGINT handler, as in the CLI: lock waits restart after a signal
+
+from flows.settings import SourceSettings
+from sources import HttpSource, ReadAhead
+
+source = HttpSource(SourceSettings(base_url=sys.argv[1], token=sys.argv[2], page_size=3))
+try:
+    with ReadAhead(source.pages("traffic", None, datetime(2026, 11, 12, tzinfo=UTC))) as pages:
+        for page in pages:
+            print("page", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_a_real_ctrl_c_reaches_a_reader_waiting_for_a_hanging_request() -> None:
+    backend = _StallingAfter(records={"traffic": records(25)})
+    with serve(backend):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", INTERRUPTED_READER, backend.base_url, TOKEN],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        try:
+            assert backend.reached.wait(120), "the reader never asked for the second page"
+            os.kill(proc.pid, signal.SIGINT)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            backend.release.set()
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert out.split() == ["page", "interrupted"]
+    assert proc.returncode == 0
 
 
 def test_a_failed_load_stops_the_worker_before_the_source_is_used_again() -> None:
