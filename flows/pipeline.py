@@ -26,7 +26,7 @@ from flows.warehouse.load import (
     record_batch,
 )
 from flows.warehouse.marts import refresh_marts
-from sources import ExportSource
+from sources import ExportSource, ReadAhead
 from transforms.coverage import covered_hours
 from transforms.rules.data_gap import ALERTNAME as DATA_GAP
 
@@ -158,9 +158,10 @@ def load_dataset(
     dataset, since, until = window.dataset, window.since, window.until
     with wh.transaction():
         compare = raw_holds(wh, dataset, since, until)
-        with landing(wh):
+        # the next page is fetched while this one lands; a failed load stops the fetching
+        with landing(wh), ReadAhead(source.pages(dataset, since, until)) as pages:
             received = merged = 0
-            for page in source.pages(dataset, since, until):
+            for page in pages:
                 if compare:
                     received += receive(wh, dataset, page, received, since, until)
                 else:

@@ -6,6 +6,7 @@ from sources.base import ALL_DATASETS, DATASETS, ExportSource, FilePage, JsonPag
 from sources.errors import ExportError, ExportFatalError, ExportTransientError, SourceError
 from sources.files import FileSource
 from sources.http import HttpSource
+from sources.readahead import ReadAhead
 from sources.settings import SourceSettings
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "HttpSource",
     "JsonPage",
     "Page",
+    "ReadAhead",
     "SourceError",
     "SourceSettings",
     "make_source",
