@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hmac
+import json
+import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -23,7 +28,14 @@ from simulator.errors import BadRequest
 from simulator.simulation import Simulator
 from simulator.spec import ShopSpec
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "SimulatorServer", "create_app", "serve"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "SimulatorServer",
+    "create_app",
+    "serve",
+    "serve_process_args",
+]
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
@@ -272,3 +284,34 @@ def serve(
         create_app(sim, token), host=host, port=port, log_level="warning", lifespan="off"
     )
     uvicorn.Server(config).run()
+
+
+def serve_process_args(
+    port_file: Path, scenario: str, seed: int, token: str, spec: ShopSpec | None = None
+) -> list[str]:
+    """The arguments of `python -m simulator.server` that serve this shop's export API on a
+    free loopback port and write the port to `port_file` once it answers."""
+    shape = None if spec is None else {**asdict(spec), "start": spec.start.isoformat()}
+    shop = {"scenario": scenario, "seed": seed, "token": token, "spec": shape}
+    return [str(port_file), json.dumps(shop)]
+
+
+def _serve_process(argv: Sequence[str]) -> None:
+    """Serve until terminated, the port written to the file (complete when it appears)."""
+    port_file, shop = Path(argv[0]), json.loads(argv[1])
+    shape = shop["spec"]
+    spec = (
+        None
+        if shape is None
+        else ShopSpec(**{**shape, "start": datetime.fromisoformat(shape["start"])})
+    )
+    sim = Simulator(shop["scenario"], shop["seed"], spec)
+    with SimulatorServer(sim, token=shop["token"]) as server:
+        partial = port_file.with_name(port_file.name + ".partial")
+        partial.write_text(str(server.port), encoding="utf-8")
+        os.replace(partial, port_file)
+        threading.Event().wait()  # SIGTERM ends the process
+
+
+if __name__ == "__main__":
+    _serve_process(sys.argv[1:])

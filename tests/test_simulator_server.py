@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 
 from simulator import ShopSpec, Simulator
-from simulator.server import SimulatorServer, truth_document
+from simulator.server import SimulatorServer, serve_process_args, truth_document
 
 TOKEN = "sim-test-token"
 
@@ -208,3 +212,27 @@ def test_rate_limit_storm_is_finite_and_says_when_to_retry() -> None:
             if cursor is None:
                 break
         assert len(items) == len(sim.records("orders", until - timedelta(hours=48), until))
+
+
+def test_the_server_process_serves_the_same_shop_and_writes_its_port(tmp_path: Path) -> None:
+    spec = ShopSpec(skus=8, visitors_per_day=2000, days=2)
+    sim = Simulator("demo", 7, spec)
+    port_file = tmp_path / "port"
+    args = serve_process_args(port_file, "demo", 7, TOKEN, spec)
+    with subprocess.Popen([sys.executable, "-m", "simulator.server", *args]) as process:
+        try:
+            deadline = time.monotonic() + 60
+            while not port_file.exists():
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.02)
+            url = f"http://127.0.0.1:{int(port_file.read_text())}"
+            until = sim.clock.instant(30)
+            with (
+                SimulatorServer(sim, token=TOKEN) as here,
+                httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as there,
+                _client(here) as local,
+            ):
+                served = fetch_all(there, "orders", None, until, 500)
+                assert served and served == fetch_all(local, "orders", None, until, 500)
+        finally:
+            process.terminate()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import shutil
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -19,12 +21,12 @@ from rich.console import Console
 from flows.cli.kpis import recent_kpis, render_kpis, wide_console
 from flows.cli.options import Api, app
 from flows.dashboard import write_dashboard
-from flows.errors import BackfillError, RunIncompleteError
+from flows.errors import BackfillError, RunIncompleteError, ShoppulseError
 from flows.pipeline import run_hour
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse, read_sql
 from simulator import ShopSpec, Simulator
-from simulator.server import SimulatorServer
+from simulator.server import serve_process_args
 from simulator.shopify import ShopifyServer
 from simulator.taobao import TopCredentials, top_server, write_exports
 from sources import make_source
@@ -43,6 +45,11 @@ __all__ = [
     "shopify_source",
     "taobao_source",
 ]
+
+
+class SimulatorStartError(ShoppulseError):
+    """The demo's simulator process ended, or did not answer in time, before serving."""
+
 
 DEMO_TOKEN = "demo-token-loopback-only"
 DEMO_TOP = TopCredentials("demo-app", "demo-secret-loopback-only", "demo-session-loopback-only")
@@ -215,6 +222,35 @@ def _still(_: datetime) -> None:
 
 
 @contextmanager
+def _simulator_process(sim: Simulator, timeout: float = 60.0) -> Iterator[str]:
+    """The shop's export API served from a process of its own (generating pages does not
+    share the pipeline's GIL), tied to this one; yields where it answers, stops it after."""
+    from flows.local_server import log_path, spawn
+
+    log = log_path("demo-simulator")
+    with tempfile.TemporaryDirectory(prefix="shoppulse-demo-") as tmp:
+        port_file = Path(tmp) / "port"
+        args = serve_process_args(port_file, sim.scenario.name, sim.seed, DEMO_TOKEN, sim.spec)
+        process = spawn("simulator.server", args, log=log)
+        try:
+            deadline = time.monotonic() + timeout
+            while not port_file.exists():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SimulatorStartError(
+                        f"the demo's simulator did not start (exit {process.poll()}); see {log}"
+                    )
+                time.sleep(0.02)
+            yield f"http://127.0.0.1:{int(port_file.read_text(encoding='utf-8'))}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
 def _serving(
     sim: Simulator, api: Api, directory: Path
 ) -> Iterator[tuple[str, dict[str, Any], Clock]]:
@@ -232,10 +268,10 @@ def _serving(
         with ShopifyServer(sim, token=DEMO_TOKEN, maximum=20000, restore_rate=1000) as store:
             yield store.base_url, shopify_source(store.base_url), store.emulator.set_now
         return
-    with SimulatorServer(sim, token=DEMO_TOKEN) as server:
+    with _simulator_process(sim) as base_url:
         source = {
             "kind": "http",
-            "base_url": server.base_url,
+            "base_url": base_url,
             "token": DEMO_TOKEN,
             # the largest page the export allows: on loopback fewer round trips are all gain
             "page_size": 5000,
@@ -244,7 +280,7 @@ def _serving(
             # so the next run reads from it; a short re-read is enough
             "lookback_hours": 2,
         }
-        yield server.base_url, source, _still
+        yield base_url, source, _still
 
 
 def _kpi_line(
