@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
+import socket
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -287,18 +286,20 @@ def serve(
 
 
 def serve_process_args(
-    port_file: Path, scenario: str, seed: int, token: str, spec: ShopSpec | None = None
+    fd: int, scenario: str, seed: int, token: str, spec: ShopSpec | None = None
 ) -> list[str]:
-    """The arguments of `python -m simulator.server` that serve this shop's export API on a
-    free loopback port and write the port to `port_file` once it answers."""
+    """The arguments of `python -m simulator.server` that serve this shop's export API on the
+    listening loopback socket `fd` (inherited): the caller knows the port before the process
+    starts, and requests made meanwhile wait in the socket's backlog."""
     shape = None if spec is None else {**asdict(spec), "start": spec.start.isoformat()}
     shop = {"scenario": scenario, "seed": seed, "token": token, "spec": shape}
-    return [str(port_file), json.dumps(shop)]
+    return [str(fd), json.dumps(shop)]
 
 
 def _serve_process(argv: Sequence[str]) -> None:
-    """Serve until terminated, the port written to the file (complete when it appears)."""
-    port_file, shop = Path(argv[0]), json.loads(argv[1])
+    """Serve on the inherited socket until terminated (SIGTERM or SIGINT)."""
+    sock = socket.socket(fileno=int(argv[0]))
+    shop = json.loads(argv[1])
     shape = shop["spec"]
     spec = (
         None
@@ -306,11 +307,10 @@ def _serve_process(argv: Sequence[str]) -> None:
         else ShopSpec(**{**shape, "start": datetime.fromisoformat(shape["start"])})
     )
     sim = Simulator(shop["scenario"], shop["seed"], spec)
-    with SimulatorServer(sim, token=shop["token"]) as server:
-        partial = port_file.with_name(port_file.name + ".partial")
-        partial.write_text(str(server.port), encoding="utf-8")
-        os.replace(partial, port_file)
-        threading.Event().wait()  # SIGTERM ends the process
+    config = uvicorn.Config(
+        create_app(sim, shop["token"]), log_level="warning", access_log=False, lifespan="off"
+    )
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

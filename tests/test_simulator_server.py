@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
 import orjson
@@ -214,22 +213,23 @@ def test_rate_limit_storm_is_finite_and_says_when_to_retry() -> None:
         assert len(items) == len(sim.records("orders", until - timedelta(hours=48), until))
 
 
-def test_the_server_process_serves_the_same_shop_and_writes_its_port(tmp_path: Path) -> None:
+def test_the_server_process_serves_the_same_shop_on_the_socket_it_is_handed() -> None:
     spec = ShopSpec(skus=8, visitors_per_day=2000, days=2)
     sim = Simulator("demo", 7, spec)
-    port_file = tmp_path / "port"
-    args = serve_process_args(port_file, "demo", 7, TOKEN, spec)
-    with subprocess.Popen([sys.executable, "-m", "simulator.server", *args]) as process:
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        fd = listening.fileno()
+        args = serve_process_args(fd, "demo", 7, TOKEN, spec)
+        command = [sys.executable, "-m", "simulator.server", *args]
+        process = subprocess.Popen(command, pass_fds=[fd])
+        url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    with process:
         try:
-            deadline = time.monotonic() + 60
-            while not port_file.exists():
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.02)
-            url = f"http://127.0.0.1:{int(port_file.read_text())}"
             until = sim.clock.instant(30)
+            # asked at once: the request waits in the socket's backlog while the process starts
+            headers = {"Authorization": f"Bearer {TOKEN}"}
             with (
+                httpx.Client(base_url=url, headers=headers, timeout=60) as there,
                 SimulatorServer(sim, token=TOKEN) as here,
-                httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as there,
                 _client(here) as local,
             ):
                 served = fetch_all(there, "orders", None, until, 500)
