@@ -218,18 +218,22 @@ def _still(_: datetime) -> None:
 
 
 @contextmanager
-def _simulator_process(scenario: str, seed: int, spec: ShopSpec | None) -> Iterator[str]:
+def _simulator_process(
+    scenario: str, seed: int, spec: ShopSpec | None, directory: Path
+) -> Iterator[str]:
     """The shop's export API served from a process of its own, tied to this one (generating
-    pages does not share the pipeline's GIL); yields where it answers, stops it after.
+    pages does not share the pipeline's GIL), its output in `directory`/simulator.log;
+    yields where it answers, stops it after.
 
     The socket is bound here and handed over, so the port is known at once and the first
     requests wait in its backlog while the process starts."""
-    from flows.local_server import log_path, spawn
+    from flows.local_server import spawn  # not log_path: importing Prefect here costs seconds
 
+    directory.mkdir(parents=True, exist_ok=True)
     with socket.create_server(("127.0.0.1", 0)) as listening:
         fd = listening.fileno()
         args = serve_process_args(fd, scenario, seed, DEMO_TOKEN, spec)
-        process = spawn("simulator.server", args, log=log_path("demo-simulator"), pass_fds=[fd])
+        process = spawn("simulator.server", args, log=directory / "simulator.log", pass_fds=[fd])
         port = listening.getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"
@@ -263,7 +267,7 @@ def _serving(
         return
     with ExitStack() as stack:
         base_url = export or stack.enter_context(
-            _simulator_process(sim.scenario.name, sim.seed, sim.spec)
+            _simulator_process(sim.scenario.name, sim.seed, sim.spec, directory)
         )
         source = {
             "kind": "http",
@@ -364,7 +368,7 @@ def run_demo(
         # the export API's own process starts while this one works out the scenario's clock
         export = None
         if api is Api.export:
-            export = stack.enter_context(_simulator_process(scenario, seed, spec))
+            export = stack.enter_context(_simulator_process(scenario, seed, spec, directory))
         sim = Simulator(scenario, seed, spec)
         end = replay_end(sim)
         replay_from = end - timedelta(hours=hours)
