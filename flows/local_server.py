@@ -50,9 +50,15 @@ def log_path(name: str) -> Path:
 
 
 def spawn(
-    module: str, args: Sequence[str], *, log: Path, env: dict[str, str] | None = None
+    module: str,
+    args: Sequence[str],
+    *,
+    log: Path,
+    env: dict[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
-    """Start `python -m module args…` tied to this process, its output appended to `log`."""
+    """Start `python -m module args…` tied to this process, its output appended to `log`
+    (`pass_fds`: descriptors it inherits, such as a listening socket)."""
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "flows.local_server", str(os.getpid()), module, *args],
@@ -61,6 +67,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            pass_fds=tuple(pass_fds),
         )
 
 

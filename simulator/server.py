@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hmac
+import json
+import socket
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -23,7 +27,14 @@ from simulator.errors import BadRequest
 from simulator.simulation import Simulator
 from simulator.spec import ShopSpec
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "SimulatorServer", "create_app", "serve"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "SimulatorServer",
+    "create_app",
+    "serve",
+    "serve_process_args",
+]
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
@@ -272,3 +283,35 @@ def serve(
         create_app(sim, token), host=host, port=port, log_level="warning", lifespan="off"
     )
     uvicorn.Server(config).run()
+
+
+def serve_process_args(
+    fd: int, scenario: str, seed: int, token: str, spec: ShopSpec | None = None
+) -> list[str]:
+    """The arguments of `python -m simulator.server` that serve this shop's export API on the
+    listening loopback socket `fd` (inherited): the caller knows the port before the process
+    starts, and requests made meanwhile wait in the socket's backlog."""
+    shape = None if spec is None else {**asdict(spec), "start": spec.start.isoformat()}
+    shop = {"scenario": scenario, "seed": seed, "token": token, "spec": shape}
+    return [str(fd), json.dumps(shop)]
+
+
+def _serve_process(argv: Sequence[str]) -> None:
+    """Serve on the inherited socket until terminated (SIGTERM or SIGINT)."""
+    sock = socket.socket(fileno=int(argv[0]))
+    shop = json.loads(argv[1])
+    shape = shop["spec"]
+    spec = (
+        None
+        if shape is None
+        else ShopSpec(**{**shape, "start": datetime.fromisoformat(shape["start"])})
+    )
+    sim = Simulator(shop["scenario"], shop["seed"], spec)
+    config = uvicorn.Config(
+        create_app(sim, shop["token"]), log_level="warning", access_log=False, lifespan="off"
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    _serve_process(sys.argv[1:])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -10,7 +13,7 @@ import orjson
 import pytest
 
 from simulator import ShopSpec, Simulator
-from simulator.server import SimulatorServer, truth_document
+from simulator.server import SimulatorServer, serve_process_args, truth_document
 
 TOKEN = "sim-test-token"
 
@@ -208,3 +211,28 @@ def test_rate_limit_storm_is_finite_and_says_when_to_retry() -> None:
             if cursor is None:
                 break
         assert len(items) == len(sim.records("orders", until - timedelta(hours=48), until))
+
+
+def test_the_server_process_serves_the_same_shop_on_the_socket_it_is_handed() -> None:
+    spec = ShopSpec(skus=8, visitors_per_day=2000, days=2)
+    sim = Simulator("demo", 7, spec)
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        fd = listening.fileno()
+        args = serve_process_args(fd, "demo", 7, TOKEN, spec)
+        command = [sys.executable, "-m", "simulator.server", *args]
+        process = subprocess.Popen(command, pass_fds=[fd])
+        url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    with process:
+        try:
+            until = sim.clock.instant(30)
+            # asked at once: the request waits in the socket's backlog while the process starts
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            with (
+                httpx.Client(base_url=url, headers=headers, timeout=60) as there,
+                SimulatorServer(sim, token=TOKEN) as here,
+                _client(here) as local,
+            ):
+                served = fetch_all(there, "orders", None, until, 500)
+                assert served and served == fetch_all(local, "orders", None, until, 500)
+        finally:
+            process.terminate()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib
 import shutil
+import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,7 +26,7 @@ from flows.pipeline import run_hour
 from flows.settings import Settings, load_settings
 from flows.warehouse import Warehouse, read_sql
 from simulator import ShopSpec, Simulator
-from simulator.server import SimulatorServer
+from simulator.server import serve_process_args
 from simulator.shopify import ShopifyServer
 from simulator.taobao import TopCredentials, top_server, write_exports
 from sources import make_source
@@ -43,6 +45,7 @@ __all__ = [
     "shopify_source",
     "taobao_source",
 ]
+
 
 DEMO_TOKEN = "demo-token-loopback-only"
 DEMO_TOP = TopCredentials("demo-app", "demo-secret-loopback-only", "demo-session-loopback-only")
@@ -215,11 +218,41 @@ def _still(_: datetime) -> None:
 
 
 @contextmanager
+def _simulator_process(
+    scenario: str, seed: int, spec: ShopSpec | None, directory: Path
+) -> Iterator[str]:
+    """The shop's export API served from a process of its own, tied to this one (generating
+    pages does not share the pipeline's GIL), its output in `directory`/simulator.log;
+    yields where it answers, stops it after.
+
+    The socket is bound here and handed over, so the port is known at once and the first
+    requests wait in its backlog while the process starts."""
+    from flows.local_server import spawn  # not log_path: importing Prefect here costs seconds
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        fd = listening.fileno()
+        args = serve_process_args(fd, scenario, seed, DEMO_TOKEN, spec)
+        process = spawn("simulator.server", args, log=directory / "simulator.log", pass_fds=[fd])
+        port = listening.getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
 def _serving(
-    sim: Simulator, api: Api, directory: Path
+    sim: Simulator, api: Api, directory: Path, export: str | None = None
 ) -> Iterator[tuple[str, dict[str, Any], Clock]]:
     """The simulator served in the chosen dialect: where it answers, the source config, and
-    how to move the served shop's clock (stock and discounts as they stood at an hour)."""
+    how to move the served shop's clock (stock and discounts as they stood at an hour).
+    `export`: where its export API already answers (`_simulator_process`)."""
     if api is Api.taobao:
         shutil.rmtree(directory / "sycm", ignore_errors=True)
         write_exports(sim, directory / "sycm")
@@ -232,10 +265,13 @@ def _serving(
         with ShopifyServer(sim, token=DEMO_TOKEN, maximum=20000, restore_rate=1000) as store:
             yield store.base_url, shopify_source(store.base_url), store.emulator.set_now
         return
-    with SimulatorServer(sim, token=DEMO_TOKEN) as server:
+    with ExitStack() as stack:
+        base_url = export or stack.enter_context(
+            _simulator_process(sim.scenario.name, sim.seed, sim.spec, directory)
+        )
         source = {
             "kind": "http",
-            "base_url": server.base_url,
+            "base_url": base_url,
             "token": DEMO_TOKEN,
             # the largest page the export allows: on loopback fewer round trips are all gain
             "page_size": 5000,
@@ -244,7 +280,7 @@ def _serving(
             # so the next run reads from it; a short re-read is enough
             "lookback_hours": 2,
         }
-        yield server.base_url, source, _still
+        yield base_url, source, _still
 
 
 def _kpi_line(
@@ -328,53 +364,60 @@ def run_demo(
 
     console = wide_console()
     started = time.monotonic()
-    sim = Simulator(scenario, seed, spec)
-    end = replay_end(sim)
-    replay_from = end - timedelta(hours=hours)
-    # only the export API serves past windows as they stood (Shopify and TOP answer with
-    # today's stock): the other interfaces replay every hour as an hourly run
-    outages = outage_hours(sim)
-    if api is Api.export:
-        plan = replay_plan(replay_from, hours, outages)
-    else:
-        plan = [Stretch(replay_from, end, live=True)]
-    for stale in ("demo-shop.duckdb", "demo-shop.duckdb.wal", "alerts.jsonl"):
-        (directory / stale).unlink(missing_ok=True)
-    with _serving(sim, api, directory) as (where, source, clock):
-        config = demo_config(directory, where, sim.spec.timezone, source)
-        settings = load_settings(config)
-        console.print(
-            f"[bold]shoppulse demo[/]: simulated shop [cyan]{scenario}[/] on {where},"
-            f" config {config}"
-        )
-        clock(replay_from)
-        loaded = _load_history(settings, replay_from, console)
-        console.print(
-            f"loaded {HISTORY_DAYS} days of history: "
-            + ", ".join(f"{d} {n:,}" for d, n in loaded.items())
-        )
-        server_ready()  # the replay runs are Prefect flow runs
-        tz = settings.shop.tz
-        for stretch in plan:
-            first = stretch.start.astimezone(tz)
-            if not stretch.live:
-                console.print(
-                    f"replaying {stretch.hours} hours from {first:%m-%d %H:%M} in one backfill"
-                    " flow run, each hour's alerts evaluated after that hour is loaded"
-                )
-                clock(stretch.end)
-                _backfill_run(config, settings, stretch, console)
-                continue
-            if stretch.hours > 1:
-                console.print(
-                    f"replaying {stretch.hours} hours as {stretch.hours} hourly flow runs"
-                )
-            for i in range(stretch.hours):
-                hour = stretch.start + timedelta(hours=i)
-                if stretch.hours == 1:
-                    console.print(f"hourly flow run for {first:%m-%d %H:%M}{_why(hour, outages)}")
-                clock(hour + timedelta(hours=1))
-                _hourly_run(config, settings, hour, console)
+    with ExitStack() as stack:
+        # the export API's own process starts while this one works out the scenario's clock
+        export = None
+        if api is Api.export:
+            export = stack.enter_context(_simulator_process(scenario, seed, spec, directory))
+        sim = Simulator(scenario, seed, spec)
+        end = replay_end(sim)
+        replay_from = end - timedelta(hours=hours)
+        # only the export API serves past windows as they stood (Shopify and TOP answer with
+        # today's stock): the other interfaces replay every hour as an hourly run
+        outages = outage_hours(sim)
+        if api is Api.export:
+            plan = replay_plan(replay_from, hours, outages)
+        else:
+            plan = [Stretch(replay_from, end, live=True)]
+        for stale in ("demo-shop.duckdb", "demo-shop.duckdb.wal", "alerts.jsonl"):
+            (directory / stale).unlink(missing_ok=True)
+        with _serving(sim, api, directory, export) as (where, source, clock):
+            config = demo_config(directory, where, sim.spec.timezone, source)
+            settings = load_settings(config)
+            console.print(
+                f"[bold]shoppulse demo[/]: simulated shop [cyan]{scenario}[/] on {where},"
+                f" config {config}"
+            )
+            clock(replay_from)
+            loaded = _load_history(settings, replay_from, console)
+            console.print(
+                f"loaded {HISTORY_DAYS} days of history: "
+                + ", ".join(f"{d} {n:,}" for d, n in loaded.items())
+            )
+            server_ready()  # the replay runs are Prefect flow runs
+            tz = settings.shop.tz
+            for stretch in plan:
+                first = stretch.start.astimezone(tz)
+                if not stretch.live:
+                    console.print(
+                        f"replaying {stretch.hours} hours from {first:%m-%d %H:%M} in one backfill"
+                        " flow run, each hour's alerts evaluated after that hour is loaded"
+                    )
+                    clock(stretch.end)
+                    _backfill_run(config, settings, stretch, console)
+                    continue
+                if stretch.hours > 1:
+                    console.print(
+                        f"replaying {stretch.hours} hours as {stretch.hours} hourly flow runs"
+                    )
+                for i in range(stretch.hours):
+                    hour = stretch.start + timedelta(hours=i)
+                    if stretch.hours == 1:
+                        console.print(
+                            f"hourly flow run for {first:%m-%d %H:%M}{_why(hour, outages)}"
+                        )
+                    clock(hour + timedelta(hours=1))
+                    _hourly_run(config, settings, hour, console)
     rows = recent_kpis(settings, 24)
     render_kpis(rows, title=f"demo-shop — last 24 of {hours} replayed hours", console=console)
     dashboard = write_dashboard(settings, directory / "dashboard.html", hours=hours)
