@@ -33,6 +33,7 @@ __all__ = [
     "log_path",
     "spawn",
     "start_temporary_server_early",
+    "stop",
     "stop_temporary_server",
     "tie_temporary_server",
 ]
@@ -69,6 +70,16 @@ def spawn(
             start_new_session=True,
             pass_fds=tuple(pass_fds),
         )
+
+
+def stop(process: subprocess.Popen[bytes], grace: float) -> None:
+    """Ask a spawned process to stop (SIGTERM), kill it after `grace` seconds, reap it."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def tie_temporary_server() -> None:

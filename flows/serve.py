@@ -24,7 +24,7 @@ import httpx
 
 from flows.deployments import DAILY_DIGEST_CRON, DAILY_RFM_CRON, HOURLY_CRON, WEEKLY_REVIEW_CRON
 from flows.errors import ShoppulseError
-from flows.local_server import log_path, spawn
+from flows.local_server import log_path, spawn, stop
 from flows.secrets import secret_env
 from flows.shops import Shop, load_shops
 
@@ -106,12 +106,7 @@ def prefect_api(timeout: float = 120.0) -> Iterator[str]:
             yield url
     finally:
         os.environ.pop("PREFECT_API_URL", None)
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, grace=15)
 
 
 def _wait_healthy(server: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:

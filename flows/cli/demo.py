@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
@@ -227,7 +226,7 @@ def _simulator_process(
 
     The socket is bound here and handed over, so the port is known at once and the first
     requests wait in its backlog while the process starts."""
-    from flows.local_server import spawn  # not log_path: importing Prefect here costs seconds
+    from flows.local_server import spawn, stop  # not log_path: importing Prefect here costs seconds
 
     directory.mkdir(parents=True, exist_ok=True)
     with socket.create_server(("127.0.0.1", 0)) as listening:
@@ -238,12 +237,7 @@ def _simulator_process(
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace=10)
 
 
 @contextmanager
