@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -72,10 +72,21 @@ def _read(wh: Warehouse, model: str, spans: list[tuple[datetime, datetime]]) -> 
     return pl.concat([wh.frame(sql, {"start": s, "end": e}) for s, e in spans])
 
 
-def _read_spans(
-    wh: Warehouse, spans: list[tuple[datetime, datetime]]
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """The order lines, traffic and promotions the marts of these spans are computed from."""
+class _Inputs(NamedTuple):
+    """The touched hours, their local days (as spans) and the rows their marts come from."""
+
+    hours: pl.Series
+    days: pl.Series
+    spans: list[tuple[datetime, datetime]]
+    orders: pl.DataFrame
+    traffic: pl.DataFrame
+    promotions: pl.DataFrame
+
+
+def _inputs(wh: Warehouse, tz: str, hours: pl.Series) -> _Inputs:
+    """The order lines, traffic and promotions of the local days of `hours`."""
+    days = affected_days(hours, tz)
+    spans = _spans(local_day_bounds(days, tz))
     orders = _read(wh, "orders_in_span", spans)
     if len(spans) > 1:
         # a line created in one span may be paid or refunded in another
@@ -84,7 +95,12 @@ def _read_spans(
     promotions = wh.frame(
         read_sql("reads/promotions_in_span"), {"start": spans[0][0], "end": spans[-1][1]}
     )
-    return orders, traffic, promotions
+    return _Inputs(hours, days, spans, orders, traffic, promotions)
+
+
+def _flagged(hours: pl.Series, covered: Sequence[datetime]) -> pl.Series:
+    """The hours whose KPI rows may have become complete: the touched and the just covered."""
+    return pl.concat([hours, pl.Series("hour", list(covered), pl.Datetime("us", "UTC"))])
 
 
 def refresh_marts(
@@ -106,13 +122,11 @@ def refresh_marts(
     keyword marts, service_hourly and review_daily. Runs in the caller's transaction.
     """
     hours = affected_hours(touched, tz)
-    flagged = pl.concat([hours, pl.Series("hour", list(covered), pl.Datetime("us", "UTC"))])
     if hours.is_empty():
-        mark_complete(wh, tz, flagged, needs)
+        mark_complete(wh, tz, _flagged(hours, covered), needs)
         return 0
-    days = affected_days(hours, tz)
-    spans = _spans(local_day_bounds(days, tz))
-    orders, traffic, promotions = _read_spans(wh, spans)
+    data = _inputs(wh, tz, hours)
+    orders, traffic, promotions = data.orders, data.traffic, data.promotions
 
     wh.replace_rows(
         "mart.kpi_hourly", kpi_hourly(orders, traffic, promotions, hours, tz), "hour", hours
@@ -125,10 +139,10 @@ def refresh_marts(
     )
     wh.replace_rows("mart.sku_hourly", sku_hourly(orders, traffic, hours, tz), "hour", hours)
     if daily:
-        _refresh_days(wh, tz, hours, days, spans, orders, traffic, promotions)
-    _refresh_shipping(wh, tz, days)
+        _refresh_days(wh, tz, data)
+    _refresh_shipping(wh, tz, data.days)
 
-    mark_complete(wh, tz, flagged, needs)
+    mark_complete(wh, tz, _flagged(hours, covered), needs)
     latest = hours.max()
     assert isinstance(latest, datetime)
     refresh_stock_cover(wh, latest + HOUR)
@@ -148,29 +162,19 @@ def refresh_daily_marts(
     of the daily KPI rows. Runs in the caller's transaction."""
     hours = affected_hours(touched, tz)
     if not hours.is_empty():
-        days = affected_days(hours, tz)
-        spans = _spans(local_day_bounds(days, tz))
-        orders, traffic, promotions = _read_spans(wh, spans)
-        _refresh_days(wh, tz, hours, days, spans, orders, traffic, promotions)
-    flagged = pl.concat([hours, pl.Series("hour", list(covered), pl.Datetime("us", "UTC"))])
-    mark_complete(wh, tz, flagged, needs)
+        _refresh_days(wh, tz, _inputs(wh, tz, hours))
+    mark_complete(wh, tz, _flagged(hours, covered), needs)
 
 
-def _refresh_days(
-    wh: Warehouse,
-    tz: str,
-    hours: pl.Series,
-    days: pl.Series,
-    spans: list[tuple[datetime, datetime]],
-    orders: pl.DataFrame,
-    traffic: pl.DataFrame,
-    promotions: pl.DataFrame,
-) -> None:
-    """Replace the daily KPI and keyword marts of `days`, and the service and review marts."""
-    keywords = _read(wh, "keywords_in_span", spans)
-    wh.replace_rows("mart.kpi_daily", kpi_daily(orders, traffic, promotions, days, tz), "day", days)
+def _refresh_days(wh: Warehouse, tz: str, data: _Inputs) -> None:
+    """Replace the daily KPI and keyword marts of the touched days, and the service and review
+    marts."""
+    days = data.days
+    keywords = _read(wh, "keywords_in_span", data.spans)
+    daily = kpi_daily(data.orders, data.traffic, data.promotions, days, tz)
+    wh.replace_rows("mart.kpi_daily", daily, "day", days)
     wh.replace_rows("mart.keyword_daily", keyword_daily(keywords, days, tz), "day", days)
-    refresh_service_marts(wh, tz, hours, days, spans)
+    refresh_service_marts(wh, tz, data.hours, days, data.spans)
 
 
 def refresh_service_marts(
