@@ -242,11 +242,11 @@ def _simulator_process(
 
 @contextmanager
 def _serving(
-    sim: Simulator, api: Api, directory: Path, export: str | None = None
+    sim: Simulator, api: Api, directory: Path, export: str | None
 ) -> Iterator[tuple[str, dict[str, Any], Clock]]:
     """The simulator served in the chosen dialect: where it answers, the source config, and
     how to move the served shop's clock (stock and discounts as they stood at an hour).
-    `export`: where its export API already answers (`_simulator_process`)."""
+    `export`: where its export API answers (`_simulator_process`), for `Api.export`."""
     if api is Api.taobao:
         shutil.rmtree(directory / "sycm", ignore_errors=True)
         write_exports(sim, directory / "sycm")
@@ -259,22 +259,19 @@ def _serving(
         with ShopifyServer(sim, token=DEMO_TOKEN, maximum=20000, restore_rate=1000) as store:
             yield store.base_url, shopify_source(store.base_url), store.emulator.set_now
         return
-    with ExitStack() as stack:
-        base_url = export or stack.enter_context(
-            _simulator_process(sim.scenario.name, sim.seed, sim.spec, directory)
-        )
-        source = {
-            "kind": "http",
-            "base_url": base_url,
-            "token": DEMO_TOKEN,
-            # the largest page the export allows: on loopback fewer round trips are all gain
-            "page_size": 5000,
-            # the simulator's export has no visibility lag: a late change is a new version
-            # with a new updated_at, and a failed export leaves the watermark where it was,
-            # so the next run reads from it; a short re-read is enough
-            "lookback_hours": 2,
-        }
-        yield base_url, source, _still
+    assert export is not None, "run_demo starts the export API's process (_simulator_process)"
+    source = {
+        "kind": "http",
+        "base_url": export,
+        "token": DEMO_TOKEN,
+        # the largest page the export allows: on loopback fewer round trips are all gain
+        "page_size": 5000,
+        # the simulator's export has no visibility lag: a late change is a new version
+        # with a new updated_at, and a failed export leaves the watermark where it was,
+        # so the next run reads from it; a short re-read is enough
+        "lookback_hours": 2,
+    }
+    yield export, source, _still
 
 
 def _kpi_line(
