@@ -300,7 +300,7 @@ def run(
             start = sim.clock.instant(14 * 24).astimezone(UTC)
             end = sim.spec.end.astimezone(UTC)
             hourly = hourly_frame(sim)
-            truth = [i for i in sim.truth() if i.alertname == "conversion_drop"]
+            truth = [i for i in sim.truth(reviews=False) if i.alertname == "conversion_drop"]
             groups = off_promotion(sim, start) if off_scope else []
 
             def promotion_at(when: datetime, sim: Simulator = sim) -> str:

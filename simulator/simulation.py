@@ -113,7 +113,7 @@ class Simulator:
         }
         # rows per generated hour, kept after the chunk itself leaves the cache
         self._sizes: dict[str, dict[int, int]] = {name: {} for name in HOURLY_CACHE}
-        self._truth: list[Incident] | None = None
+        self._truth: dict[bool, list[Incident]] = {}
 
     # -- generation -------------------------------------------------------------------------
 
@@ -266,13 +266,14 @@ class Simulator:
 
     # -- ground truth and oracles -----------------------------------------------------------
 
-    def truth(self) -> list[Incident]:
-        """The incidents a correct pipeline alerts on, ordered by start."""
-        if self._truth is None:
+    def truth(self, *, reviews: bool = True) -> list[Incident]:
+        """The incidents a correct pipeline alerts on, ordered by start; `reviews=False` leaves
+        out the negative reviews, which every scenario has every day and cost most to find."""
+        if reviews not in self._truth:
             from simulator.truth import ground_truth
 
-            self._truth = ground_truth(self)
-        return list(self._truth)
+            self._truth[reviews] = ground_truth(self, reviews=reviews)
+        return list(self._truth[reviews])
 
     def defects(self) -> list[Defect]:
         """Records damaged on purpose (dirty_data) and mass late updates (late_updates)."""

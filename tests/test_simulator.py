@@ -57,6 +57,15 @@ def test_same_seed_same_bytes_and_other_seed_differs() -> None:
     assert [i.to_json() for i in a.truth()] == [i.to_json() for i in b.truth()]
 
 
+def test_truth_without_reviews_is_the_truth_less_its_negative_reviews() -> None:
+    fresh = Simulator("mixed", 0)
+    quick = [i.to_json() for i in fresh.truth(reviews=False)]
+    full = [i.to_json() for i in sim_for("mixed").truth()]
+    assert any(i["alertname"] == "negative_review" for i in full)
+    assert quick == [i for i in full if i["alertname"] != "negative_review"]
+    assert {i["alertname"] for i in quick} >= {"conversion_drop", "cancel_spike", "data_gap"}
+
+
 def test_window_does_not_depend_on_request_order() -> None:
     fresh = Simulator("normal", 0)
     late_first = fresh.records("orders", at(fresh, 130), at(fresh, 132))

@@ -29,7 +29,7 @@ from simulator.server import serve_process_args
 from simulator.shopify import ShopifyServer
 from simulator.taobao import TopCredentials, top_server, write_exports
 from sources import make_source
-from transforms.rules import conversion_drop, data_gap, low_stock_promo, negative_review
+from transforms.rules import conversion_drop, data_gap, low_stock_promo
 
 __all__ = [
     "DEMO_TOKEN",
@@ -130,7 +130,7 @@ def _load_history(settings: Settings, end: datetime, console: Console) -> dict[s
 def replay_end(sim: Simulator) -> datetime:
     """The demo's clock: the local midnight after the scenario's last incident, else its end.
     Negative reviews come every day of every scenario, so they do not place the window."""
-    ends = [i.end for i in sim.truth() if i.alertname != negative_review.ALERTNAME]
+    ends = [i.end for i in sim.truth(reviews=False)]
     if not ends:
         return sim.spec.end.astimezone(UTC)
     last = max(ends).astimezone(sim.spec.tz)
@@ -141,7 +141,7 @@ def replay_end(sim: Simulator) -> datetime:
 def outage_hours(sim: Simulator) -> set[datetime]:
     """The hours the scenario's export backend is down (its data_gap incidents)."""
     hours: set[datetime] = set()
-    for incident in sim.truth():
+    for incident in sim.truth(reviews=False):
         if incident.alertname == data_gap.ALERTNAME:
             at = incident.start.astimezone(UTC)
             while at < incident.end:
