@@ -13,6 +13,7 @@ import pytest
 
 from flows.cli.demo import (
     DEMO_TOKEN,
+    HISTORY_DAYS,
     demo_config,
     outage_hours,
     replay_end,
@@ -21,7 +22,13 @@ from flows.cli.demo import (
 )
 from flows.settings import load_settings
 from simulator import ShopSpec, Simulator
-from transforms.rules import conversion_drop, data_gap, low_stock_promo, negative_review
+from transforms.rules import (
+    conversion_drop,
+    data_gap,
+    low_stock_promo,
+    negative_review,
+    return_spike,
+)
 
 HOUR = timedelta(hours=1)
 
@@ -38,6 +45,18 @@ def test_the_demo_config_loads_and_retries_a_simulated_outage_once(tmp_path: Pat
     settings = load_settings(demo_config(tmp_path, "http://127.0.0.1:9", "Asia/Shanghai"))
     assert settings.source.max_attempts == 2
     assert settings.source.token.get_secret_value() == DEMO_TOKEN
+
+
+def test_the_history_holds_every_day_the_rules_read_before_the_first_replayed_hour(
+    tmp_path: Path,
+) -> None:
+    rules = load_settings(demo_config(tmp_path, "http://127.0.0.1:9", "Asia/Shanghai")).rules
+    conversion: conversion_drop.ConversionDropSettings = rules.of(conversion_drop.ALERTNAME)
+    returns: return_spike.ReturnSpikeSettings = rules.of(return_spike.ALERTNAME)
+    # conversion_drop reads its baseline days before its window's day; return_spike its
+    # baseline days before the last 24 h; low_stock_promo its days of demand
+    days = (conversion.baseline_days + 1, returns.baseline_days + 1, low_stock_promo.DEMAND_DAYS)
+    assert max(days) < HISTORY_DAYS
 
 
 def test_the_plan_runs_the_last_hour_and_the_outage_live_and_backfills_between() -> None:
