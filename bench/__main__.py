@@ -122,6 +122,8 @@ def figures(parts: dict[str, Any], quick: bool) -> tuple[dict[str, Any], dict[st
         keys["http_el_lines"] = records
         keys["http_el_s"] = round(el["http"]["seconds"], 3)
         keys["http_floor_s"] = round(el["page"]["seconds"], 3)
+        if "page_cold" in el:  # the same paging with the simulator's caches cold
+            keys["http_floor_cold_s"] = round(el["page_cold"]["seconds"], 3)
         keys["http_raw_ratio"] = _ratio(el["raw"]["seconds"], el["http"]["seconds"])
         keys["peak_rss_mb_extract_small"] = el["http"]["peak_rss_mb"]
         keys["peak_rss_mb_extract_small_lines"] = records
