@@ -4,6 +4,7 @@ idempotence, failed chunks and --resume, alert replay without look-ahead, the bu
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
@@ -253,6 +254,34 @@ def test_alert_replay_evaluates_each_hour_after_loading_only_that_hour(
     for hour, latest_order, latest_kpi, mode in seen:
         assert latest_order < hour + timedelta(hours=1)  # nothing from after the hour
         assert latest_kpi == hour and mode == "record"
+
+
+def test_replayed_rules_run_beside_the_next_hours_merge_and_never_see_it(
+    sim_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(sim_url, tmp_path / "w.duckdb")
+    start = SPEC.start.astimezone(UTC) + timedelta(hours=20)
+    chunk = Chunk(start, start + timedelta(hours=4), first=True)
+    staged = extract_chunk(settings, chunk, tmp_path / "staging")
+    seen: list[tuple[datetime, Any, str]] = []
+
+    def hook(wh: Warehouse, s: Settings, hour: datetime, mode: str) -> None:
+        time.sleep(0.3)  # the writer merges the next hour meanwhile: it must not commit it yet
+        latest = wh.rows("select max(updated_at) from core.orders")[0][0]
+        seen.append((hour, latest, threading.current_thread().name))
+        if hour == start + timedelta(hours=2):
+            raise RuntimeError("the rules broke")
+
+    with Warehouse(settings.warehouse.path) as wh, pytest.raises(RuntimeError, match="broke"):
+        load_chunk(wh, settings, staged, "bf1", "record", hook)
+    assert [s[0] for s in seen] == [start + timedelta(hours=i) for i in range(3)]
+    for hour, latest, thread in seen:
+        assert latest < hour + timedelta(hours=1)  # nothing from after the hour
+        assert thread != threading.main_thread().name
+    # the hour after the one whose rules failed was merged, then rolled back
+    with Warehouse(settings.warehouse.path, read_only=True) as wh:
+        latest = wh.rows("select max(updated_at) from core.orders")[0][0]
+    assert start + timedelta(hours=2) <= latest < start + timedelta(hours=3)
 
 
 def test_alerts_record_runs_the_rules_engine_and_sends_nothing(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import socket
@@ -114,6 +115,14 @@ class Warehouse:
         for file in sorted(SQL_DIR.glob("[0-9][0-9][0-9]_*.sql")):
             with self._writing():
                 self.con.execute(file.read_text(encoding="utf-8"))
+
+    def cursor(self) -> Warehouse:
+        """A second connection to this open warehouse, for another thread: it has its own
+        transactions and sees only what the others have committed."""
+        other = copy.copy(self)
+        other.con = self.con.cursor()
+        other.con.execute("set TimeZone = 'UTC'")
+        return other
 
     def close(self) -> None:
         self.con.close()

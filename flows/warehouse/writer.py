@@ -4,15 +4,19 @@ Each chunk's typed rows (`flows.chunks`) enter core through `flows.warehouse.loa
 same merge as the hourly run's, and the marts they touched are refreshed. With alerts off a
 chunk is one transaction; with `record` or `deliver` it is loaded hour by hour and the rules
 evaluate each hour right after it is loaded, so they see only what the live run would have
-seen at the end of that hour; the marts no rule reads (daily KPIs, keywords, service and
-reviews) are refreshed once, with the chunk's last hour. Every chunk is recorded in
-`ops.backfill_chunks`.
+seen at the end of that hour. They run on a second connection while the next hour merges, and
+that hour commits only after they finish, so they never see it. The marts no rule reads (daily
+KPIs, keywords, service and reviews) are refreshed once, with the chunk's last hour. Every chunk
+is recorded in `ops.backfill_chunks`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -155,34 +159,77 @@ def load_chunk(
     # hour by hour, the marts no rule reads wait for the chunk's last hour (one refresh)
     later: list[pl.Series] = []
     later_covered: set[datetime] = set()
-    for index, hour in enumerate(hours):
-        last = index == len(hours) - 1
-        with wh.transaction():
-            merged = [_merge_slice(wh, staged, d, hour, index == 0) for d in datasets]
-            # the chunk's window (or this hour of it) counts as extracted for each dataset
-            since, until = (chunk.start, chunk.end) if hour is None else (hour, hour + HOUR)
-            batches = {d: batch_id(chunk, d) for d in datasets}
-            flagged = record_coverages(wh, batches, since, until)
-            touched = _touched(merged)
-            outcome.hours_refreshed += refresh_marts(
-                wh, tz, touched, covered=flagged, needs=needs, daily=hour is None
-            )
-            if hour is not None:
-                later.append(touched)
-                later_covered.update(flagged)
+    replay = hook if alerts != "off" else None
+    with _beside(wh, replay) as rules:
+        for index, hour in enumerate(hours):
+            last = index == len(hours) - 1
+            with wh.transaction():
+                merged = [_merge_slice(wh, staged, d, hour, index == 0) for d in datasets]
+                # the chunk's window (or this hour of it) counts as extracted for each dataset
+                since, until = (chunk.start, chunk.end) if hour is None else (hour, hour + HOUR)
+                batches = {d: batch_id(chunk, d) for d in datasets}
+                flagged = record_coverages(wh, batches, since, until)
+                touched = _touched(merged)
+                outcome.hours_refreshed += refresh_marts(
+                    wh, tz, touched, covered=flagged, needs=needs, daily=hour is None
+                )
+                if hour is not None:
+                    later.append(touched)
+                    later_covered.update(flagged)
+                    if last:
+                        refresh_daily_marts(
+                            wh, tz, pl.concat(later), covered=sorted(later_covered), needs=needs
+                        )
+                _count(outcome, merged)
                 if last:
-                    refresh_daily_marts(
-                        wh, tz, pl.concat(later), covered=sorted(later_covered), needs=needs
-                    )
-            _count(outcome, merged)
-            if last:
-                outcome.load_seconds = time.monotonic() - clock
-                record_chunk(wh, backfill_id, alerts, outcome)
-        if hour is not None and hook is not None:
-            hook(wh, settings, hour, alerts)
-            outcome.hours_evaluated += 1
+                    outcome.load_seconds = time.monotonic() - clock
+                    record_chunk(wh, backfill_id, alerts, outcome)
+                # the previous hour's rules end before this hour commits: they saw that hour
+                outcome.hours_evaluated += rules.wait()
+            if hour is not None:
+                rules.start(settings, hour, alerts)
+        outcome.hours_evaluated += rules.wait()
     outcome.load_seconds = time.monotonic() - clock
     return outcome
+
+
+class _Rules:
+    """One replayed hour's hook at a time, on a second connection in a thread of its own."""
+
+    def __init__(self, wh: Warehouse | None, hook: Hook | None) -> None:
+        self.wh, self.hook = wh, hook
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="replay-rules") if wh else None
+        self.pending: Future[Any] | None = None
+
+    def start(self, settings: Settings, hour: datetime, mode: str) -> None:
+        if self.pool is None or self.hook is None:
+            return
+        # the thread sees the caller's context (Prefect's run context, its logger)
+        run = copy_context().run
+        self.pending = self.pool.submit(run, self.hook, self.wh, settings, hour, mode)
+
+    def wait(self) -> int:
+        """Wait for the hour under evaluation, raising its error; 1 if there was one."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return 0
+        pending.result()
+        return 1
+
+
+@contextmanager
+def _beside(wh: Warehouse, hook: Hook | None) -> Iterator[_Rules]:
+    """The replay's rules beside the writer; on the way out, whatever happened, the hour under
+    evaluation finishes before its connection closes."""
+    reader = wh.cursor() if hook is not None else None
+    rules = _Rules(reader, hook)
+    try:
+        yield rules
+    finally:
+        if rules.pool is not None:
+            rules.pool.shutdown(wait=True)
+        if reader is not None:
+            reader.close()
 
 
 def _count(outcome: ChunkOutcome, results: list[LoadResult]) -> None:
