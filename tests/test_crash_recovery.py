@@ -8,8 +8,12 @@ The reruns and the uninterrupted reference run in the test's own process."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,3 +192,19 @@ def test_a_full_disk_fails_the_run_clearly_and_keeps_the_last_state(
     assert "File too large" in done.stderr and "last committed state is kept" in done.stderr
     assert snapshot(tmp_path / "wh.duckdb") == before
     run_next(config, hour="2026-11-11T11:00")  # space again: the next run goes on
+
+
+def test_ctrl_c_during_a_query_is_an_interrupt_not_a_failure(tmp_path: Path) -> None:
+    # DuckDB's client answers SIGINT during a query with RuntimeError('Query interrupted'):
+    # a run would report it as a failed load instead of stopping as Ctrl-C stops it
+    def interrupt() -> None:
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        wh.execute("create table t as select range as i from range(3000000)")
+        threading.Thread(target=interrupt, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            # scans of tens of milliseconds each: the signal lands inside one of them
+            for _ in range(5000):
+                wh.rows("select sum(i * i) from t where i % 7 = 3")

@@ -24,6 +24,8 @@ __all__ = ["SQL_DIR", "Warehouse", "read_sql", "warehouse_holder", "writer_lock"
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 # how DuckDB words a write the file system refused
 _WRITE_FAILURES = ("Could not write", "No space left", "File too large", "Read-only file system")
+# how DuckDB's client answers Ctrl-C during a query (a RuntimeError, not a KeyboardInterrupt)
+_INTERRUPTED = "Query interrupted"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -71,6 +73,17 @@ def writer_lock(path: Path, *, timeout: float, holder: str) -> Iterator[None]:
     finally:
         owner.unlink(missing_ok=True)
         lock.release()
+
+
+@contextmanager
+def _interrupts() -> Iterator[None]:
+    """Ctrl-C during a query stops the command as Ctrl-C does anywhere else."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if str(exc) == _INTERRUPTED:
+            raise KeyboardInterrupt from None
+        raise
 
 
 class Warehouse:
@@ -151,7 +164,8 @@ class Warehouse:
     def _writing(self) -> Iterator[None]:
         # the disk is full or the file cannot grow: DuckDB keeps the last committed state
         try:
-            yield
+            with _interrupts():
+                yield
         except duckdb.Error as exc:
             reason = _first_line(exc)
             if not any(s in reason for s in _WRITE_FAILURES):
@@ -172,7 +186,8 @@ class Warehouse:
 
     def frame(self, sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> pl.DataFrame:
         """Run a query and return its result as a Polars frame (via Arrow, no Python rows)."""
-        table = self.con.sql(sql, params=params or None).to_arrow_table()
+        with _interrupts():
+            table = self.con.sql(sql, params=params or None).to_arrow_table()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame
@@ -182,9 +197,12 @@ class Warehouse:
         self.con.register("_keys", pl.DataFrame({"k": keys}).to_arrow())
         self.con.register("_frame", frame.to_arrow())
         try:
-            self.con.execute(f"delete from {table} where {key} in (select k from _keys)").fetchall()
-            if frame.height:
-                self.con.execute(f"insert into {table} by name select * from _frame").fetchall()
+            with _interrupts():
+                delete = f"delete from {table} where {key} in (select k from _keys)"
+                self.con.execute(delete).fetchall()
+                if frame.height:
+                    insert = f"insert into {table} by name select * from _frame"
+                    self.con.execute(insert).fetchall()
         finally:
             self.con.unregister("_keys")
             self.con.unregister("_frame")
