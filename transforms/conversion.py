@@ -184,6 +184,7 @@ def conversion_scores(
     runs = _runs(obs, min_drop)
     parts = []
     current = obs.join(pl.DataFrame({"hour": wanted}).unique(), on="hour", how="semi")
+    lift = _traffic_lift(current, obs) if new_promo_floor is not None else None
     for w in sorted(set(windows)):
         back = pl.DataFrame({"lag": list(range(w))})
         pieces = (
@@ -223,8 +224,8 @@ def conversion_scores(
             .filter(pl.col("hours") == w)
             .with_columns(window_hours=pl.lit(w, dtype=pl.Int64))
         )
-        if new_promo_floor is not None:
-            sums = _traffic_prior(sums, current, obs, new_promo_floor)
+        if lift is not None and new_promo_floor is not None:
+            sums = _traffic_prior(sums, lift, new_promo_floor)
         parts.append(_condition_on_today(sums, current, obs, w))
     windowed = pl.concat(parts)
     if windowed.is_empty():
@@ -334,14 +335,11 @@ def _condition_on_today(
     )
 
 
-def _traffic_prior(
-    sums: pl.DataFrame, current: pl.DataFrame, obs: pl.DataFrame, floor: float
-) -> pl.DataFrame:
-    """Narrow the uplift prior of a window in a promotion of a new kind by how much it lifts
-    traffic: the visitors of the same local day's hours up to the evaluated hour in its
-    promotion state, over the visitors those hours usually have, against the same ratio of
-    the day's hours before them (1 when there are none); the prior variance becomes that
-    lift squared, at least `floor`, never above what it was."""
+def _traffic_lift(current: pl.DataFrame, obs: pl.DataFrame) -> pl.DataFrame:
+    """Per (evaluated hour, scope): how much its promotion state lifts traffic. The visitors of
+    the same local day's hours up to the evaluated hour in its promotion state, over the
+    visitors those hours usually have, against the same ratio of the day's hours before them
+    (1 when there are none), less 1."""
     hours = current.select("hour", "scope", "day", "state").join(
         obs.select(
             "scope", "day", at="hour", at_state="state", n="visitors", b="baseline_visitors"
@@ -350,7 +348,7 @@ def _traffic_prior(
     )
     inside = (pl.col("at_state") == pl.col("state")) & (pl.col("at") <= pl.col("hour"))
     before = (pl.col("at_state") != pl.col("state")) & (pl.col("at") < pl.col("hour"))
-    ratio = (
+    return (
         hours.group_by("hour", "scope")
         .agg(
             n_in=pl.col("n").filter(inside).sum(),
@@ -367,12 +365,18 @@ def _traffic_prior(
         )
         .select("hour", "scope", "lift")
     )
+
+
+def _traffic_prior(sums: pl.DataFrame, lift: pl.DataFrame, floor: float) -> pl.DataFrame:
+    """Narrow the uplift prior of a window in a promotion of a new kind by how much it lifts
+    traffic (`_traffic_lift`): the prior variance becomes that lift squared, at least
+    `floor`, never above what it was."""
     narrowed = pl.min_horizontal(
         pl.col("uplift_var"),
         pl.max_horizontal((TRAFFIC_SCALE * pl.col("lift")) ** 2, pl.lit(floor)),
     )
     return (
-        sums.join(ratio, on=["hour", "scope"], how="left")
+        sums.join(lift, on=["hour", "scope"], how="left")
         .with_columns(
             uplift_var=pl.when(~pl.col("same_state") & pl.col("lift").is_finite())
             .then(narrowed)
