@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-from flows.chunks import Chunk, extract_chunk, plan_chunks
+from flows.chunks import Chunk, StagedChunk, extract_chunk, plan_chunks
 from flows.cli import app
 from flows.cli.backfill import chunk_rows
 from flows.errors import BackfillError, WarehouseBusyError
@@ -232,14 +232,20 @@ def test_failed_chunk_is_reported_and_resume_loads_only_it(flaky: Backend, tmp_p
 # -- alerts: hour by hour, each hour seeing only what was known at its end ----------------------
 
 
-def test_alert_replay_evaluates_each_hour_after_loading_only_that_hour(
-    sim_url: str, tmp_path: Path
-) -> None:
+def four_staged_hours(sim_url: str, tmp_path: Path) -> tuple[Settings, datetime, StagedChunk]:
+    """A first chunk of four simulated hours, staged for `load_chunk`, and its first hour."""
     settings = settings_for(sim_url, tmp_path / "w.duckdb")
     start = SPEC.start.astimezone(UTC) + timedelta(hours=20)
     chunk = Chunk(start, start + timedelta(hours=4), first=True)
     staged = extract_chunk(settings, chunk, tmp_path / "staging")
     assert staged.error is None
+    return settings, start, staged
+
+
+def test_alert_replay_evaluates_each_hour_after_loading_only_that_hour(
+    sim_url: str, tmp_path: Path
+) -> None:
+    settings, start, staged = four_staged_hours(sim_url, tmp_path)
     seen: list[tuple[datetime, Any, Any, str]] = []
 
     def hook(wh: Warehouse, s: Settings, hour: datetime, mode: str) -> None:
@@ -259,10 +265,7 @@ def test_alert_replay_evaluates_each_hour_after_loading_only_that_hour(
 def test_replayed_rules_run_beside_the_next_hours_merge_and_never_see_it(
     sim_url: str, tmp_path: Path
 ) -> None:
-    settings = settings_for(sim_url, tmp_path / "w.duckdb")
-    start = SPEC.start.astimezone(UTC) + timedelta(hours=20)
-    chunk = Chunk(start, start + timedelta(hours=4), first=True)
-    staged = extract_chunk(settings, chunk, tmp_path / "staging")
+    settings, start, staged = four_staged_hours(sim_url, tmp_path)
     seen: list[tuple[datetime, Any, str]] = []
 
     def hook(wh: Warehouse, s: Settings, hour: datetime, mode: str) -> None:
