@@ -39,6 +39,20 @@ def traffic(hour: str = "2026-11-11T10:00:00+08:00", **over: Any) -> dict[str, A
     return record
 
 
+def traffic_row(hour: Any, source: str, sku_id: str, visitors: int) -> dict[str, Any]:
+    """A core traffic row whose other measures follow from its visitors."""
+    return {
+        "hour": hour,
+        "source": source,
+        "sku_id": sku_id,
+        "visitors": visitors,
+        "page_views": visitors * 2,
+        "bounces": visitors // 3,
+        "add_to_cart": visitors // 10,
+        "favorites": visitors // 20,
+    }
+
+
 def promotion(promo_id: str = "P1", **over: Any) -> dict[str, Any]:
     record: dict[str, Any] = {
         "promo_id": promo_id,

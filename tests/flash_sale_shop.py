@@ -14,6 +14,7 @@ from flows.settings import Settings, parse_settings
 from flows.warehouse import Warehouse
 from flows.warehouse.coverage import record_coverage
 from flows.warehouse.marts import refresh_marts
+from tests.factories import traffic_row
 from transforms.cancellations import local_days_back
 
 TZ = "Asia/Shanghai"
@@ -37,18 +38,7 @@ class Shop:
 
     def hour(self, start: datetime, skus: dict[str, tuple[int, int]]) -> None:
         for sku, (visitors, buyers) in skus.items():
-            self.traffic.append(
-                {
-                    "hour": start,
-                    "source": "search",
-                    "sku_id": sku,
-                    "visitors": visitors,
-                    "page_views": visitors * 2,
-                    "bounces": visitors // 3,
-                    "add_to_cart": visitors // 10,
-                    "favorites": visitors // 20,
-                }
-            )
+            self.traffic.append(traffic_row(start, "search", sku, visitors))
             for i in range(buyers):
                 self.n += 1
                 self._line(sku, f"U{self.n:06d}", start + timedelta(minutes=1 + i % 55))

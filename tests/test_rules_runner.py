@@ -16,6 +16,7 @@ from flows.settings import Settings, parse_settings
 from flows.warehouse import Warehouse, read_sql
 from flows.warehouse.coverage import record_coverage
 from flows.warehouse.marts import refresh_marts
+from tests.factories import traffic_row
 from transforms.cancellations import local_days_back
 from transforms.gaps import known_gaps as gap_hours_known
 
@@ -57,18 +58,7 @@ class Shop:
         self, start: datetime, buyers: dict[str, int], cancelled: int = 0, promo: str | None = None
     ) -> None:
         for source, sku, visitors in (("search", "A", 1000), ("ads", "B", 500)):
-            self.traffic.append(
-                {
-                    "hour": start,
-                    "source": source,
-                    "sku_id": sku,
-                    "visitors": visitors,
-                    "page_views": visitors * 2,
-                    "bounces": visitors // 3,
-                    "add_to_cart": visitors // 10,
-                    "favorites": visitors // 20,
-                }
-            )
+            self.traffic.append(traffic_row(start, source, sku, visitors))
             for i in range(buyers[source]):
                 self.n += 1
                 paid = start + timedelta(minutes=1 + i % 50)
