@@ -21,8 +21,6 @@ the same day's earlier hours have already told (k, see `_condition_on_today`):
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC
 
@@ -35,7 +33,7 @@ from simulator.scenarios import PromoDrop
 from simulator.timeline import KAPPA
 from transforms.conversion import WINDOWS, conversion_scores
 
-__all__ = ["CLEAN", "summary", "windows"]
+__all__ = ["CLEAN", "clean_scenario", "summary", "windows"]
 
 TS = pl.Datetime("us", "UTC")
 # promo_drops' promotions without their drops
@@ -44,16 +42,11 @@ CLEAN = "promo_drops_without_drops"
 BANDS = ((0.0, "k=0"), (0.5, "k<.5"), (0.8, "k<.8"), (1.01, "k>=.8"))
 
 
-@contextmanager
-def clean_scenario() -> Iterator[str]:
-    """promo_drops with no drops, registered under CLEAN while the block runs."""
+def clean_scenario() -> Scenario:
+    """promo_drops with no drops."""
     base = SCENARIOS["promo_drops"]
     effects = tuple(replace(e, drops=()) if isinstance(e, PromoDrop) else e for e in base.effects)
-    SCENARIOS[CLEAN] = Scenario(CLEAN, "promo_drops without its drops", effects)
-    try:
-        yield CLEAN
-    finally:
-        del SCENARIOS[CLEAN]
+    return Scenario(CLEAN, "promo_drops without its drops", effects)
 
 
 def truth(sim: Simulator) -> pl.DataFrame:
@@ -170,11 +163,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--first-seed", type=int, default=0)
     args = parser.parse_args()
-    with clean_scenario() as name:
-        frame = pl.concat(
-            windows(Simulator(name, seed))
-            for seed in range(args.first_seed, args.first_seed + args.seeds)
-        )
+    clean = clean_scenario()
+    frame = pl.concat(
+        windows(Simulator(clean, seed))
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
+    )
     pl.Config.set_tbl_rows(200)
     pl.Config.set_tbl_cols(20)
     pl.Config.set_tbl_width_chars(250)

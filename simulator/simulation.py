@@ -21,7 +21,7 @@ from simulator.incidents import Defect, Incident
 from simulator.orders import LateRule, OrderBatch, PriceBook, make_batch
 from simulator.plan import resolve
 from simulator.promotions import Promotion, regular_promotions
-from simulator.scenarios import SCENARIOS
+from simulator.scenarios import SCENARIOS, Scenario
 from simulator.spec import ShopSpec
 from simulator.timeline import SOURCES, Timeline
 
@@ -53,16 +53,20 @@ class Simulator:
     """A deterministic shop for one scenario and seed; windows are generated on demand."""
 
     def __init__(
-        self, scenario: str = "normal", seed: int | None = None, spec: ShopSpec | None = None
+        self,
+        scenario: str | Scenario = "normal",
+        seed: int | None = None,
+        spec: ShopSpec | None = None,
     ) -> None:
-        if scenario not in SCENARIOS:
+        """`scenario` names one of SCENARIOS, or is a Scenario of the caller's own."""
+        if isinstance(scenario, str) and scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
         spec = spec or ShopSpec()
         if seed is not None:
             spec = replace(spec, seed=seed)
         self.spec = spec
         self.seed = spec.seed
-        self.scenario = SCENARIOS[scenario]
+        self.scenario = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
         self.clock = Clock(spec)
         self.catalog = Catalog(spec, self.clock)
         regular = regular_promotions(spec, self.clock, self.catalog)

@@ -12,8 +12,8 @@ from simulator import Simulator
 @pytest.fixture(scope="module")
 def promotion_windows() -> pl.DataFrame:
     """The tested windows inside promotions of promo_drops without its drops, seeds 0 and 1."""
-    with clean_scenario() as name:
-        return pl.concat(windows(Simulator(name, seed)) for seed in (0, 1))
+    clean = clean_scenario()
+    return pl.concat(windows(Simulator(clean, seed)) for seed in (0, 1))
 
 
 def test_z_scores_of_incident_free_promotion_windows_have_unit_spread(
