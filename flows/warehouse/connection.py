@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
 import json
 import os
 import socket
@@ -86,6 +88,15 @@ def _interrupts() -> Iterator[None]:
         raise
 
 
+@functools.cache
+def _ddl() -> tuple[tuple[str, ...], str]:
+    """The numbered sql/NNN_*.sql files' texts in order, and one digest of them all."""
+    texts = tuple(
+        file.read_text(encoding="utf-8") for file in sorted(SQL_DIR.glob("[0-9][0-9][0-9]_*.sql"))
+    )
+    return texts, hashlib.sha256("\0".join(texts).encode()).hexdigest()
+
+
 class Warehouse:
     """A connection to one shop's DuckDB file, with the schema applied."""
 
@@ -124,10 +135,28 @@ class Warehouse:
                 time.sleep(0.5)
 
     def apply_ddl(self) -> None:
-        """Apply every numbered sql/NNN_*.sql file in order; each is idempotent."""
-        for file in sorted(SQL_DIR.glob("[0-9][0-9][0-9]_*.sql")):
+        """Apply every numbered sql/NNN_*.sql file in order (each is idempotent), unless this
+        file already has them as they are now: their digest is kept in ops.schema_applied."""
+        texts, digest = _ddl()
+        if self._applied_ddl() == digest:
+            return
+        for text in texts:
             with self._writing():
-                self.con.execute(file.read_text(encoding="utf-8"))
+                self.con.execute(text)
+        with self._writing():
+            self.con.execute("delete from ops.schema_applied")
+            self.con.execute("insert into ops.schema_applied values (?, now())", [digest])
+
+    def _applied_ddl(self) -> str | None:
+        """The digest of the DDL last applied to this file, None before the first."""
+        exists = self.rows(
+            "select 1 from duckdb_tables() where schema_name = 'ops'"
+            " and table_name = 'schema_applied'"
+        )
+        if not exists:
+            return None
+        found = self.rows("select digest from ops.schema_applied")
+        return str(found[0][0]) if found else None
 
     def cursor(self) -> Warehouse:
         """A second connection to this open warehouse, for another thread: it has its own
