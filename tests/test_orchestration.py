@@ -160,7 +160,7 @@ def test_a_backfill_on_a_dask_cluster_equals_the_thread_backfill(
 
     config = write_config(shop_dir, "shop-a-dask", sim_url)
     with LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        n_workers=1, processes=True, threads_per_worker=2, dashboard_address=None
     ) as cluster:
         state = backfill(
             start=START,
