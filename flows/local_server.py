@@ -24,12 +24,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "local_run_settings",
     "log_path",
     "spawn",
     "start_temporary_server_early",
@@ -117,6 +118,24 @@ def tie_temporary_server() -> None:
             return spawn("uvicorn", args, log=log_path("temporary-server"), env=env)
 
     _tied.append(TiedServer())  # registered as the one Prefect's client starts
+
+
+@contextmanager
+def local_run_settings() -> Iterator[None]:
+    """Prefect settings for flow runs against the command's own temporary server: no flow-run
+    heartbeats. Nothing outlives that server to watch them, and each run's end would wait up
+    to a second for the heartbeat thread's sleep. With an API configured, Prefect's defaults."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
+
+    if PREFECT_API_URL.value():
+        yield
+        return
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def start_temporary_server_early(then: Callable[[], None] | None = None) -> Callable[[], None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -130,6 +131,14 @@ def test_a_successful_run_prints_only_json_on_stdout_and_leaves_nothing(
     assert json.loads(done.stdout)["status"] == "ok"  # `shoppulse run | jq` works
     assert "any_visitors" in done.stderr  # the console channel's alert, on stderr
     assert alive == []
+    # the flow run on the command's own temporary server sent no heartbeat (its end would
+    # wait up to a second for Prefect's heartbeat thread); the server kept its events
+    with sqlite3.connect(used_home / "prefect.db") as db:
+        runs = db.execute("select count(*) from flow_run").fetchall()
+        beats = db.execute(
+            "select count(*) from events where event = 'prefect.flow-run.heartbeat'"
+        ).fetchall()
+    assert runs[0][0] >= 1 and beats == [(0,)]
 
 
 def test_a_run_whose_exports_all_fail_exits_4_in_one_line_and_leaves_nothing(

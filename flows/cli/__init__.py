@@ -109,13 +109,14 @@ def main() -> None:
     Every server the command started (Prefect's temporary API) is stopped before it exits,
     on success, on error and on Ctrl-C.
     """
-    from flows.local_server import stop_temporary_server
+    from flows.local_server import local_run_settings, stop_temporary_server
 
     _prefect_defaults()
     _quiet_prefect_tracebacks()
     try:
         # without standalone mode, Ctrl-C and `typer.Exit(n)` come back as a return value
-        code = app(standalone_mode=False)
+        with local_run_settings():
+            code = app(standalone_mode=False)
     except EXPECTED_ERRORS as exc:
         typer.echo(f"shoppulse: {exc}", err=True)
         stop_temporary_server()
