@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -57,18 +57,8 @@ def affected_days(hours: pl.Series, tz: str) -> pl.Series:
 
 def _spans(bounds: pl.DataFrame) -> list[tuple[datetime, datetime]]:
     """Contiguous [start, end) ranges covering the given days, adjacent days merged."""
-    return _merged(bounds.select("day_start", "day_end").sort("day_start").iter_rows())
-
-
-def _hour_spans(hours: pl.Series) -> list[tuple[datetime, datetime]]:
-    """Contiguous [start, end) ranges covering the given local hours, adjacent hours merged."""
-    return _merged((hour, hour + HOUR) for hour in hours.sort())
-
-
-def _merged(ranges: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """Ranges sorted by start, each that meets or overlaps the one before merged into it."""
     spans: list[tuple[datetime, datetime]] = []
-    for start, end in ranges:
+    for start, end in bounds.select("day_start", "day_end").sort("day_start").iter_rows():
         if spans and start <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
         else:
@@ -93,11 +83,10 @@ class _Inputs(NamedTuple):
     promotions: pl.DataFrame
 
 
-def _inputs(wh: Warehouse, tz: str, hours: pl.Series, *, whole_days: bool = True) -> _Inputs:
-    """The order lines, traffic and promotions of the local days of `hours`, or without
-    `whole_days` of those hours alone (all the hourly marts read)."""
+def _inputs(wh: Warehouse, tz: str, hours: pl.Series) -> _Inputs:
+    """The order lines, traffic and promotions of the local days of `hours`."""
     days = affected_days(hours, tz)
-    spans = _spans(local_day_bounds(days, tz)) if whole_days else _hour_spans(hours)
+    spans = _spans(local_day_bounds(days, tz))
     orders = _read(wh, "orders_in_span", spans)
     if len(spans) > 1:
         # a line created in one span may be paid or refunded in another
@@ -136,8 +125,7 @@ def refresh_marts(
     if hours.is_empty():
         mark_complete(wh, tz, _flagged(hours, covered), needs)
         return 0
-    # the daily marts need whole days; without them the touched hours' rows are enough
-    data = _inputs(wh, tz, hours, whole_days=daily)
+    data = _inputs(wh, tz, hours)
     orders, traffic, promotions = data.orders, data.traffic, data.promotions
 
     wh.replace_rows(
