@@ -211,12 +211,13 @@ def test_ctrl_c_during_a_query_is_an_interrupt_not_a_failure(tmp_path: Path) -> 
         while not done.wait(0.5):
             os.kill(os.getpid(), signal.SIGINT)
 
+    sender = threading.Thread(target=interrupt, daemon=True)
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         with Warehouse(tmp_path / "w.duckdb") as wh:
             wh.execute("create table t as select range as i from range(3000000)")
             armed.set()
-            threading.Thread(target=interrupt, daemon=True).start()
+            sender.start()
             with pytest.raises(KeyboardInterrupt):
                 # scans of tens of milliseconds each: the signal lands inside one of them
                 deadline = time.monotonic() + 120
@@ -225,4 +226,6 @@ def test_ctrl_c_during_a_query_is_an_interrupt_not_a_failure(tmp_path: Path) -> 
                     armed.set()  # a raise that never surfaced: let the next signal try
     finally:
         done.set()
+        if sender.is_alive():
+            sender.join()  # a last signal it sends meets the disarmed handler, not the default
         signal.signal(signal.SIGINT, previous)
