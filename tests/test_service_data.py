@@ -96,7 +96,7 @@ def test_the_new_datasets_leave_the_old_ones_alone() -> None:
 
 def test_seller_day_incidents_show_in_the_data() -> None:
     sim = Simulator("seller_day", 0)
-    truth = {i.alertname: i for i in sim.truth() if i.alertname != "negative_review"}
+    truth = {i.alertname: i for i in sim.truth(reviews=False)}
     slow = truth["slow_service"]
     h = sim.clock.hour_of(slow.start.timestamp())
     chats = latest(records(sim, "service_chats", h, h + 3), "chat_id").values()

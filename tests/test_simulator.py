@@ -64,6 +64,8 @@ def test_truth_without_reviews_is_the_truth_less_its_negative_reviews() -> None:
     assert any(i["alertname"] == "negative_review" for i in full)
     assert quick == [i for i in full if i["alertname"] != "negative_review"]
     assert {i["alertname"] for i in quick} >= {"conversion_drop", "cancel_spike", "data_gap"}
+    # once the full truth is known, the one without reviews is taken from it: the same list
+    assert [i.to_json() for i in sim_for("mixed").truth(reviews=False)] == quick
 
 
 def test_window_does_not_depend_on_request_order() -> None:
@@ -186,8 +188,8 @@ def test_hourly_conversion_is_overdispersed() -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_normal_has_no_incidents_and_no_faults(seed: int) -> None:
     sim = sim_for("normal", seed)
-    # a healthy shop still gets the odd 1-2 star review, and each one is a work item
-    assert {i.alertname for i in sim.truth()} <= {"negative_review"}
+    # nothing but the odd 1-2 star review a healthy shop still gets (each one a work item)
+    assert sim.truth(reviews=False) == []
     assert sim.defects() == []
     for h in range(sim.clock.hours + 1):
         assert sim.fault("orders", None, sim.clock.instant(h), 0) is None
@@ -199,11 +201,6 @@ SELLER_DAY = {"slow_service", "negative_review", "review_attack", "late_shipping
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_every_scenario_builds_and_labels_with_design_names(name: str) -> None:
     sim = sim_for(name)
-    for incident in sim.truth():
-        assert incident.alertname in ALERTNAMES
-        assert incident.start < incident.end
-        assert all(isinstance(v, str) for v in incident.labels.values())
-        orjson.dumps(incident.to_json())
     expected = {
         "normal": set(),
         "conversion_drop": {"conversion_drop"},
@@ -220,9 +217,16 @@ def test_every_scenario_builds_and_labels_with_design_names(name: str) -> None:
         "promo_drops": {"conversion_drop"},
         "seller_day": SELLER_DAY,
     }[name]
-    assert {i.alertname for i in sim.truth()} >= expected
+    # finding the negative reviews generates every order: only where they are expected
+    truth = sim.truth(reviews="negative_review" in expected)
+    for incident in truth:
+        assert incident.alertname in ALERTNAMES
+        assert incident.start < incident.end
+        assert all(isinstance(v, str) for v in incident.labels.values())
+        orjson.dumps(incident.to_json())
+    assert {i.alertname for i in truth} >= expected
     if not expected:
-        assert {i.alertname for i in sim.truth()} <= {"low_stock_promo", "negative_review"}
+        assert {i.alertname for i in truth} <= {"low_stock_promo"}
 
 
 def test_promo_drops_fall_inside_promotions_the_baseline_days_never_ran() -> None:
@@ -254,7 +258,7 @@ def test_promo_drops_fall_inside_promotions_the_baseline_days_never_ran() -> Non
 
 def test_conversion_drop_really_lowers_conversion() -> None:
     drop, normal = sim_for("conversion_drop"), sim_for("normal")
-    drops = [i for i in drop.truth() if i.alertname == "conversion_drop"]
+    drops = [i for i in drop.truth(reviews=False) if i.alertname == "conversion_drop"]
     primary = [i for i in drops if not i.details["derived"]]
     assert {i.labels.get("source") for i in primary} >= {None, "search", "ads"}
     assert len({i.end - i.start for i in primary}) >= 3
@@ -278,7 +282,7 @@ def test_conversion_drop_really_lowers_conversion() -> None:
 
 def test_promo_stockout_sells_out_during_the_promotion() -> None:
     sim = sim_for("promo_stockout")
-    [incident] = [i for i in sim.truth() if i.alertname == "low_stock_promo"]
+    [incident] = [i for i in sim.truth(reviews=False) if i.alertname == "low_stock_promo"]
     sku, pid = incident.labels["sku_id"], incident.labels["promo_id"]
     promo = [p for p in sim.records("promotions", None, sim.spec.end) if p["promo_id"] == pid][-1]
     starts, ends = ts(promo["starts_at"]), ts(promo["ends_at"])
@@ -309,8 +313,8 @@ def _cancel_rate(sim: Simulator, start: datetime, end: datetime) -> float:
 
 def test_cancel_spike_raises_the_cancel_rate_in_its_window() -> None:
     sim, normal = sim_for("cancel_spike"), sim_for("normal")
-    [spike] = [i for i in sim.truth() if i.alertname == "cancel_spike"]
-    audit = [i for i in sim.truth() if i.alertname == "promo_audit"]
+    [spike] = [i for i in sim.truth(reviews=False) if i.alertname == "cancel_spike"]
+    audit = [i for i in sim.truth(reviews=False) if i.alertname == "promo_audit"]
     assert any(i.labels == {"promo_id": spike.details["promo_id"]} for i in audit)
     assert _cancel_rate(sim, spike.start, spike.end) > 2 * _cancel_rate(
         normal, spike.start, spike.end
@@ -327,9 +331,10 @@ def test_cancel_spike_raises_the_cancel_rate_in_its_window() -> None:
 
 def test_bad_promo_prices_under_the_90_day_low_and_overcommits() -> None:
     sim = sim_for("bad_promo")
-    reasons = {r for i in sim.truth() for r in i.details.get("reasons", [])}
+    truth = sim.truth(reviews=False)
+    reasons = {r for i in truth for r in i.details.get("reasons", [])}
     assert reasons >= {"price_90d_low", "committed_stock"}
-    [cheap] = [i for i in sim.truth() if "price_90d_low" in i.details.get("reasons", [])]
+    [cheap] = [i for i in truth if "price_90d_low" in i.details.get("reasons", [])]
     promo = next(
         p
         for p in sim.records("promotions", None, sim.spec.end)
@@ -344,7 +349,7 @@ def test_bad_promo_prices_under_the_90_day_low_and_overcommits() -> None:
 
 def test_export_outage_faults_only_in_its_hour() -> None:
     sim = sim_for("export_outage")
-    gaps = {i.details["kind"]: i for i in sim.truth() if i.alertname == "data_gap"}
+    gaps = {i.details["kind"]: i for i in sim.truth(reviews=False) if i.alertname == "data_gap"}
     hard, empty = gaps["5xx"], gaps["empty"]
     for attempt in range(5):
         fault = sim.fault("orders", hard.start - timedelta(hours=48), hard.end, attempt)
@@ -369,7 +374,7 @@ def test_rate_limit_storms_are_finite() -> None:
     assert [f.status if f else None for f in faults] == [429, 429, None, None]
     assert all(f.retry_after and f.retry_after > 0 for f in faults if f)
     assert sim.fault("orders", None, until + timedelta(hours=1), 0) is None
-    assert {i.alertname for i in sim.truth()} <= {"negative_review"}
+    assert sim.truth(reviews=False) == []  # nothing but negative reviews
 
 
 def test_dirty_data_damages_only_its_hours() -> None:
