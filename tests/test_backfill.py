@@ -162,8 +162,8 @@ def test_backfill_equals_the_hourly_pipeline_and_a_rerun_changes_nothing(
     # with alert replay the hourly marts are refreshed hour by hour from that hour's rows
     # alone, the daily ones once at the end: the same tables
     replayed = settings_for(sim_url, tmp_path / "replayed.duckdb")
-    summary = plain_backfill(replayed, replace(request, alerts="record"), workers=1)
-    assert summary["chunks_loaded"] == 3 and summary["hours_evaluated"] == 5
+    replay = plain_backfill(replayed, replace(request, alerts="record"), workers=1)
+    assert replay["chunks_loaded"] == 3 and replay["hours_evaluated"] == 5
     assert snapshot(replayed.warehouse.path) == expected
 
     raw_before = _raw_count(settings.warehouse.path)

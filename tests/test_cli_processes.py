@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,7 @@ def test_a_successful_run_prints_only_json_on_stdout_and_leaves_nothing(
     assert alive == []
     # the flow run on the command's own temporary server sent no heartbeat (its end would
     # wait up to a second for Prefect's heartbeat thread); the server kept its events
-    with sqlite3.connect(used_home / "prefect.db") as db:
+    with closing(sqlite3.connect(used_home / "prefect.db")) as db:
         runs = db.execute("select count(*) from flow_run").fetchall()
         beats = db.execute(
             "select count(*) from events where event = 'prefect.flow-run.heartbeat'"
