@@ -37,6 +37,7 @@ __all__ = [
     "stop",
     "stop_temporary_server",
     "tie_temporary_server",
+    "without_heartbeats",
 ]
 
 _tied: list[Any] = []
@@ -122,18 +123,24 @@ def tie_temporary_server() -> None:
 
 @contextmanager
 def local_run_settings() -> Iterator[None]:
-    """Prefect settings for flow runs against the command's own temporary server: no flow-run
-    heartbeats. Nothing outlives that server to watch them, and each run's end would wait up
-    to a second for the heartbeat thread's sleep. With an API configured, Prefect's defaults."""
-    from prefect.settings import (
-        PREFECT_API_URL,
-        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-        temporary_settings,
-    )
+    """Prefect settings for flow runs against the command's own temporary server (no
+    `PREFECT_API_URL` configured): `without_heartbeats`. With an API configured, Prefect's
+    defaults."""
+    from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
         yield
         return
+    with without_heartbeats():
+        yield
+
+
+@contextmanager
+def without_heartbeats() -> Iterator[None]:
+    """Flow runs send no heartbeats. Nothing outlives a temporary server to watch them, and each
+    run's end would wait up to a second for Prefect's heartbeat thread's sleep."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
 

@@ -57,14 +57,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 def prefect_harness() -> Iterator[None]:
     """One Prefect test server for the whole session; tests that run flows request it. Its
     flow runs send no heartbeats, as the command line's runs on its own temporary server
-    (`flows.local_server.local_run_settings`)."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    (`flows.local_server.local_run_settings`; the harness sets an API URL, so that check
+    would keep them)."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with (
-        prefect_test_harness(server_startup_timeout=120),
-        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-    ):
+    from flows.local_server import without_heartbeats
+
+    with prefect_test_harness(server_startup_timeout=120), without_heartbeats():
         yield
 
 
