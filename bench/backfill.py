@@ -145,15 +145,17 @@ def _run(
     if mode == "prefect":
         # imported here: a plain-only run never pays for importing Prefect
         from flows.backfill import backfill
+        from flows.local_server import local_run_settings
 
-        state = backfill(
-            start=start.isoformat(),
-            end=end.isoformat(),
-            config=str(config),
-            chunk_hours=chunk_hours,
-            workers=workers,
-            return_state=True,
-        )
+        with local_run_settings():  # as `shoppulse backfill` runs it
+            state = backfill(
+                start=start.isoformat(),
+                end=end.isoformat(),
+                config=str(config),
+                chunk_hours=chunk_hours,
+                workers=workers,
+                return_state=True,
+            )
         wall = time.monotonic() - clock
         cpu = time.process_time() - cpu
         server_cpu = _server_cpu() - server_cpu
