@@ -273,7 +273,8 @@ class Simulator:
     def truth(self, *, reviews: bool = True) -> list[Incident]:
         """The incidents a correct pipeline alerts on, ordered by start; `reviews=False` leaves
         out the negative reviews, which every scenario has every day and cost most to find."""
-        if reviews not in self._truth and not reviews and True in self._truth:
+        if not reviews and False not in self._truth and True in self._truth:
+            # the full truth is known: the one without reviews is that less its reviews
             self._truth[False] = [i for i in self._truth[True] if i.alertname != "negative_review"]
         if reviews not in self._truth:
             from simulator.truth import ground_truth
