@@ -38,7 +38,7 @@ format: install
 	$(BIN)/ruff format .
 
 test: install lint
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 3
 
 # the bench extra (dlt as the peer, pyinstrument for profiles): bench-only, never a runtime need
 BENCH_STAMP := $(VENV)/.bench-installed
