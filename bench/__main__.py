@@ -155,6 +155,12 @@ def figures(parts: dict[str, Any], quick: bool) -> tuple[dict[str, Any], dict[st
             history[long_]["run"]["median_wall_s"], history[short]["run"]["median_wall_s"]
         )
         keys["history_growth_days"] = [int(short), int(long_)]
+        # the run's own windows paged again, nothing loaded: what no loader can take away
+        keys["hourly_paging_s"] = history[short]["run"].get("median_paging_s")
+        keys["hourly_paged_records"] = history[short]["run"].get("paged_records")
+        keys["hourly_paging_ratio"] = _ratio(
+            history[short]["run"]["median_wall_s"], keys["hourly_paging_s"]
+        )
         keys["hourly_shop"] = {
             "size": hourly["size"],
             "history_lines_per_hour": hourly["lines_per_hour"],

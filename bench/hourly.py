@@ -11,6 +11,8 @@ hourly run loads the simulator's first 48 hours. Another child then starts Prefe
 temporary server (timed alone: `prefect_start_s`) and times `--runs` consecutive runs of the
 `hourly-etl` flow on each warehouse, taking turns (each run re-reads the 48-hour lookback over
 HTTP, merges, refreshes the marts, evaluates the rules); its peak RSS is the hourly run's.
+Last, the same child pages the windows of each warehouse's last run again with the run's own
+client, loading nothing (`paging_s`): the part of an hourly run no loader can take away.
 """
 
 from __future__ import annotations
@@ -113,6 +115,11 @@ def _runs(configs: list[Path], start: datetime, runs: int) -> dict[str, Any]:
             counts = wh.rows(
                 "select counts from ops.runs where kind = 'hourly' order by started_at desc limit 1"
             )[0][0]
+            windows = wh.rows(
+                "select dataset, window_start, window_end, received from raw.batches"
+                " where window_end = (select max(window_end) from raw.batches)"
+            )
+        pagings = [_paging(settings.source, windows) for _ in range(runs)]
         out["warehouses"][config.stem] = {
             "wall_s": [round(w, 3) for w in walls[config]],
             "cpu_s": [round(c, 3) for c in cpus[config]],
@@ -121,8 +128,26 @@ def _runs(configs: list[Path], start: datetime, runs: int) -> dict[str, Any]:
             "median_cpu_s": round(statistics.median(cpus[config]), 3),
             "order_lines": orders,
             "last_run_counts": counts,
+            "paging_s": [round(p, 3) for p in pagings],
+            "median_paging_s": round(statistics.median(pagings), 3),
+            "paged_records": sum(int(w[3]) for w in windows),
         }
     return out
+
+
+def _paging(source_settings: Any, windows: list[tuple[Any, ...]]) -> float:
+    """Seconds to page `(dataset, since, until, _)` windows with a fresh client of the source,
+    each page fetched and read as the loader gets it, then dropped."""
+    from contextlib import closing
+
+    from sources import make_source
+
+    clock = time.monotonic()
+    with closing(make_source(source_settings)) as source:
+        for dataset, since, until, _ in windows:
+            for _page in source.pages(dataset, since, until):
+                pass
+    return time.monotonic() - clock
 
 
 def measure(
@@ -208,12 +233,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print(out: dict[str, Any]) -> None:
     print(f"Prefect temporary server start (not counted): {out['prefect_start_s']:.1f} s")
-    print(f"{'history':>8}{'lines':>13}{'build s':>9}{'run s':>8}{'cpu s':>8}")
+    print(
+        f"{'history':>8}{'lines':>13}{'build s':>9}{'run s':>8}{'cpu s':>8}"
+        f"{'paged':>11}{'paging s':>10}"
+    )
     for n, figures in out["history"].items():
         run = figures["run"]
         print(
             f"{n + ' d':>8}{run['order_lines']:>13,}{figures['build']['seconds']:>9.0f}"
             f"{run['median_wall_s']:>8.2f}{run['median_cpu_s']:>8.2f}"
+            f"{run['paged_records']:>11,}{run['median_paging_s']:>10.2f}"
         )
     print(f"peak RSS of the process running the hourly flows: {out['run_peak_rss_mb']:.0f} MB")
 
