@@ -8,9 +8,10 @@ warehouse is built in a child process:
 the older history (before the simulator's first hour) is generated straight into core by
 `bench.kpi_refresh`'s deterministic model at the same rate, its marts are built, and a first
 hourly run loads the simulator's first 48 hours. Another child then starts Prefect's
-temporary server (timed alone: `prefect_start_s`) and times `--runs` consecutive runs of the
-`hourly-etl` flow on each warehouse, taking turns (each run re-reads the 48-hour lookback over
-HTTP, merges, refreshes the marts, evaluates the rules); its peak RSS is the hourly run's.
+temporary server as `shoppulse run` starts it (timed alone: `prefect_start_s`) and times
+`--runs` consecutive runs of the `hourly-etl` flow on each warehouse, taking turns (each run
+re-reads the 48-hour lookback over HTTP, merges, refreshes the marts, evaluates the rules);
+its peak RSS is the hourly run's.
 Last, the same child pages the windows of each warehouse's last run again with the run's own
 client, loading nothing (`paging_s`): the part of an hourly run no loader can take away.
 """
@@ -83,7 +84,7 @@ def _runs(configs: list[Path], start: datetime, runs: int) -> dict[str, Any]:
     from prefect import flow
 
     from flows.etl import hourly_etl
-    from flows.local_server import local_run_settings
+    from flows.local_server import local_run_settings, tie_temporary_server
     from flows.settings import load_settings
     from flows.warehouse import Warehouse
 
@@ -91,6 +92,7 @@ def _runs(configs: list[Path], start: datetime, runs: int) -> dict[str, Any]:
     def warmup() -> None:
         """Start Prefect's temporary server before anything is timed."""
 
+    tie_temporary_server()  # the server `shoppulse run` starts
     clock = time.monotonic()
     warmup()
     prefect_start = time.monotonic() - clock

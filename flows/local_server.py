@@ -42,6 +42,16 @@ __all__ = [
 
 _tied: list[Any] = []
 
+# What the command's own temporary server leaves out (a setting in the environment wins):
+# its automations (nothing outlives the command to act on them), and registering Prefect's
+# block types at start (a block registers its type when it is saved). Measured: up in 3.98 s
+# instead of 4.74 s on a used Prefect home (medians of 5, alternating).
+_LEAN_SERVER = {
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+    "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+    "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
+}
+
 
 def log_path(name: str) -> Path:
     """Where a tied server writes its output: PREFECT_HOME/<name>.log."""
@@ -110,6 +120,7 @@ def tie_temporary_server() -> None:
                 *("--log-level", "error", "--lifespan", "on"),
             ]
             env = {
+                **_LEAN_SERVER,
                 **os.environ,
                 "PREFECT_UI_ENABLED": "0",
                 "PREFECT__SERVER_EPHEMERAL": "1",

@@ -268,6 +268,7 @@ def test_ctrl_c_on_serve_with_its_own_server_stops_in_order_in_one_line(
 
 EARLY_SERVER = """
 from prefect import flow, get_client
+from prefect.blocks.system import Secret
 from flows.local_server import _tied, start_temporary_server_early, stop_temporary_server
 
 wait = start_temporary_server_early()
@@ -277,7 +278,10 @@ wait()  # up before any flow asked for it
 def where() -> str:
     return str(get_client(sync_client=True).api_url)
 
-print(_tied[0].api_url, where())
+# the server registered no block types at its start; a block saved registers its own
+types = len(get_client(sync_client=True).read_block_types())
+Secret(value="s3cret").save("early-token", overwrite=True)
+print(_tied[0].api_url, where(), types, Secret.load("early-token").get())
 stop_temporary_server()
 """
 
@@ -296,6 +300,7 @@ def test_a_server_started_early_is_the_one_the_flows_use_and_it_stops(
         start_new_session=True,
     )
     assert done.returncode == 0, done.stderr
-    started, used = done.stdout.split()
+    started, used, types, secret = done.stdout.split()
     assert used.rstrip("/") == started.rstrip("/")
+    assert (types, secret) == ("0", "s3cret")
     assert settle(tag) == []
