@@ -286,15 +286,14 @@ stop_temporary_server()
 """
 
 
-def test_a_server_started_early_is_the_one_the_flows_use_and_it_stops(
-    tmp_path: Path, used_home: Path
-) -> None:
+def test_a_server_started_early_is_the_one_the_flows_use_and_it_stops(tmp_path: Path) -> None:
+    # a new Prefect home: `serve`'s full server, in a test before, registers the block types
     tag = uuid.uuid4().hex
     done = subprocess.run(
         [sys.executable, "-c", EARLY_SERVER],
         capture_output=True,
         text=True,
-        env=command_env(tmp_path, tag, used_home),
+        env=command_env(tmp_path, tag),
         cwd=Path(__file__).resolve().parent.parent,
         timeout=300,
         start_new_session=True,
