@@ -1,10 +1,11 @@
 """Servers a command starts for itself, tied to it: they end with it, however it ends.
 
-With no PREFECT_API_URL set, Prefect starts a temporary API server in a subprocess and stops
-it at interpreter exit. A command that exits early (the CLI leaves with `os._exit`), dies of
-a signal or is killed never gets there, and the server lived on with no parent, holding the
-command's stdout and stderr open so that a caller reading them to the end hung. Here each
-such server:
+With no PREFECT_API_URL set, Prefect would start a temporary API server in a subprocess and
+stop it at interpreter exit. A command that exits early (the CLI leaves with `os._exit`), dies
+of a signal or is killed never gets there, and the server lived on with no parent, holding the
+command's stdout and stderr open so that a caller reading them to the end hung. Instead the
+command starts that server itself (`tie_temporary_server`) and points Prefect at it by URL.
+Each server a command starts for itself:
 
 - writes its output to a log file under PREFECT_HOME, never to the command's streams;
 - runs in its own session, so the terminal's Ctrl-C reaches the command alone, which then
@@ -20,16 +21,17 @@ from __future__ import annotations
 import os
 import runpy
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, closing, contextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 __all__ = [
+    "TemporaryServer",
     "local_run_settings",
     "log_path",
     "spawn",
@@ -40,7 +42,7 @@ __all__ = [
     "without_heartbeats",
 ]
 
-_tied: list[Any] = []
+_tied: list[TemporaryServer] = []
 
 # What the command's own temporary server leaves out (a setting in the environment wins):
 # its automations (nothing outlives the command to act on them), and registering Prefect's
@@ -94,42 +96,120 @@ def stop(process: subprocess.Popen[bytes], grace: float) -> None:
         process.wait()
 
 
-def tie_temporary_server() -> None:
-    """Make the temporary server Prefect starts when no API is configured a tied one.
+class TemporaryServer:
+    """Prefect's temporary API server for one command: the app Prefect's own temporary server
+    runs, as a `spawn`ed uvicorn on a free loopback port, which Prefect is pointed at by URL.
+    Prefect's own way to start one imports its whole server into the command (about 2.5 s)."""
 
-    Call before the first flow run; `stop_temporary_server` ends it. Does nothing when an API
-    is configured or a server is already registered (a test harness).
-    """
-    from prefect.server.api.server import SubprocessASGIServer
+    def __init__(self) -> None:
+        self.port: int | None = None
+        self.server_process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self) -> None:
+        """Start it and wait until it answers; raise, in one line naming its log, if it ends or
+        stays silent past PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS."""
+        import httpx
+        from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+        timeout = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+        deadline = time.monotonic() + timeout
+        self._spawn()
+        with httpx.Client() as client:
+            while time.monotonic() < deadline:
+                assert self.server_process is not None
+                code = self.server_process.poll()
+                if code == 3:  # uvicorn lost its port to another process meanwhile
+                    self._spawn()
+                    continue
+                if code is not None:
+                    self._fail(f"exited with status {code} before it answered")
+                with suppress(httpx.TransportError):
+                    if client.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                        return
+                time.sleep(0.1)
+        self._fail(
+            f"did not answer within {timeout:.0f}s"
+            " (raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS on a slow machine)"
+        )
+
+    def stop(self) -> None:
+        if self.server_process is not None:
+            stop(self.server_process, grace=10)
+            self.server_process = None
+
+    def _spawn(self) -> None:
+        import prefect
+        from prefect.settings import get_current_settings
+
+        with closing(socket.socket()) as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        args = [
+            *("--app-dir", str(prefect.__module_path__.parent)),
+            *("--factory", "prefect.server.api.server:create_app"),
+            *("--host", "127.0.0.1", "--port", str(self.port)),
+            *("--log-level", "error", "--lifespan", "on"),
+        ]
+        env = {
+            **_LEAN_SERVER,
+            **os.environ,
+            # what Prefect sets for its own temporary server
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+            **get_current_settings().to_environment_variables(exclude_unset=True),
+        }
+        self.server_process = spawn("uvicorn", args, log=log_path("temporary-server"), env=env)
+
+    def _fail(self, why: str) -> None:
+        from flows.errors import ShoppulseError
+
+        raise ShoppulseError(
+            f"Prefect's temporary server {why}; its log: {log_path('temporary-server')}"
+        )
+
+
+_starting = threading.Lock()
+# the settings that point this thread's Prefect at the tied server, held for the command
+_pointed = ExitStack()
+
+
+def _api_configured() -> bool:
     from prefect.settings import PREFECT_API_URL
 
-    if PREFECT_API_URL.value() or None in SubprocessASGIServer._instances:
+    return bool(PREFECT_API_URL.value())
+
+
+def _start_tied() -> None:
+    """Start the command's temporary server unless it is started (or starting elsewhere)."""
+    with _starting:
+        if not _tied:
+            server = TemporaryServer()
+            _tied.append(server)  # stopped by stop_temporary_server, even half started
+            server.start()
+
+
+def _point() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    _pointed.enter_context(temporary_settings(updates={PREFECT_API_URL: _tied[0].api_url}))
+
+
+def tie_temporary_server() -> None:
+    """Start the command's own temporary server and point this thread's Prefect at it.
+
+    Call before the first flow run, or anything else that needs Prefect's API (a Secret
+    block); `stop_temporary_server` ends it. Does nothing when an API is configured (a
+    deployment, a test harness, or a server tied before).
+    """
+    if _api_configured():
         return
-
-    class TiedServer(SubprocessASGIServer):
-        """Prefect's temporary API server, started through `spawn`."""
-
-        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-            import prefect
-            from prefect.settings import get_current_settings
-
-            args = [
-                *("--app-dir", str(prefect.__module_path__.parent)),
-                *("--factory", "prefect.server.api.server:create_app"),
-                *("--host", "127.0.0.1", "--port", str(self.port)),
-                *("--log-level", "error", "--lifespan", "on"),
-            ]
-            env = {
-                **_LEAN_SERVER,
-                **os.environ,
-                "PREFECT_UI_ENABLED": "0",
-                "PREFECT__SERVER_EPHEMERAL": "1",
-                "PREFECT__SERVER_FINAL": "1",
-                **get_current_settings().to_environment_variables(exclude_unset=True),
-            }
-            return spawn("uvicorn", args, log=log_path("temporary-server"), env=env)
-
-    _tied.append(TiedServer())  # registered as the one Prefect's client starts
+    _start_tied()
+    _point()
 
 
 @contextmanager
@@ -157,17 +237,17 @@ def without_heartbeats() -> Iterator[None]:
 
 
 def start_temporary_server_early(then: Callable[[], None] | None = None) -> Callable[[], None]:
-    """Tie and start the temporary server in a thread (importing Prefect's server takes
-    seconds too), so it comes up while the command does other work, then run `then` in that
-    thread (imports the command's flows will need); returns a `wait` to call before the first
-    flow run, which re-raises a failure. Nothing is started when an API is configured."""
+    """Start the tied temporary server from a thread, so it comes up while the command does
+    other work, then run `then` in that thread (imports the command's flows will need);
+    returns a `wait` to call before the first flow run, which re-raises a failure and points
+    the caller's Prefect at the server. Nothing is started when an API is configured."""
     failure: list[BaseException] = []
+    configured = _api_configured()
 
     def start() -> None:
         try:
-            tie_temporary_server()
-            if _tied:
-                _tied[0].start()
+            if not configured:
+                _start_tied()
             if then is not None:
                 then()
         except BaseException as exc:  # handed to the caller's thread by `wait`
@@ -180,6 +260,8 @@ def start_temporary_server_early(then: Callable[[], None] | None = None) -> Call
         thread.join()
         if failure:
             raise failure[0]
+        if not configured:
+            tie_temporary_server()  # started: points the caller's thread at it
 
     return wait
 

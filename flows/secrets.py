@@ -30,6 +30,9 @@ class _WithSecretBlocks(Mapping[str, str]):
         if name not in self._found:
             from prefect.blocks.system import Secret
 
+            from flows.local_server import tie_temporary_server
+
+            tie_temporary_server()  # with no API configured, the command's own server
             try:
                 value = Secret.load(block_name(name)).get()  # type: ignore[union-attr]
             except ValueError:  # no such block

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from rich.table import Table
 from flows.chunks import plan_chunks
 from flows.cli.options import DEFAULT_CONFIG, AlertsMode, ConfigsOption, app
 from flows.errors import BackfillError
-from flows.local_server import stop_temporary_server, tie_temporary_server
+from flows.local_server import tie_temporary_server
 from flows.rebuild import (
     BackfillRequest,
     Progress,
@@ -72,28 +71,6 @@ def _print_chunks(rows: list[dict[str, Any]], console: Console) -> None:
     console.print(table)
 
 
-@contextmanager
-def _api_for_dask(dask: str | None) -> Iterator[None]:
-    # Dask workers report their task runs to the API in the flow's serialized settings; with
-    # no PREFECT_API_URL each worker would start a temporary server of its own, so start one
-    # here and hand its address to them.
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    if not dask or PREFECT_API_URL.value():
-        yield
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    tie_temporary_server()
-    server = SubprocessASGIServer()
-    server.start()
-    try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield
-    finally:
-        stop_temporary_server()
-
-
 def backfill_command(
     configs: Sequence[Path],
     start: str,
@@ -110,7 +87,6 @@ def backfill_command(
 ) -> list[dict[str, Any]]:
     """Backfill every shop (each its own flow run, side by side); raise naming what failed."""
     console = console or Console(stderr=True)
-    tie_temporary_server()
     # as in the flow runs: the environment, then Prefect Secret blocks for what it lacks
     shops = load_shops(configs, secret_env())
     requests = {
@@ -123,6 +99,9 @@ def backfill_command(
         rows = [row for shop in shops for row in chunk_rows(shop, requests[shop.name])]
         _print_chunks(rows, console)
         return rows
+    # the flow runs, and Dask workers through the flow's serialized settings, report to the
+    # command's own temporary server by its URL (unless an API is configured)
+    tie_temporary_server()
     from flows.backfill import backfill_summary
 
     def one(shop: Shop) -> dict[str, Any]:
@@ -155,7 +134,7 @@ def backfill_command(
             last = f"{event.outcome.chunk.label(tz)} {event.outcome.status}"
         bar.update(tasks[event.shop], total=event.total, completed=event.done, last=last)
 
-    with _api_for_dask(dask), bar, progress_listener(show):
+    with bar, progress_listener(show):
         results = run_each(shops, one)
     summaries = [r for _, r in results if isinstance(r, dict)]
     sys.stdout.write(

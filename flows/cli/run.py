@@ -36,15 +36,14 @@ def run(
     if hour is not None:
         parse_instant(hour, ZoneInfo("UTC"))
     from flows.etl import hourly_etl
-    from flows.local_server import start_temporary_server_early, tie_temporary_server
+    from flows.local_server import start_temporary_server_early
     from flows.secrets import secret_env
     from flows.shops import load_shops, run_each, shop_problems
     from transforms.stats import distributions
 
-    tie_temporary_server()
     shops = load_shops(config or [DEFAULT_CONFIG], secret_env())
-    # the rules' statistics (scipy.stats, about a second to import) load while the temporary
-    # server comes up, not after the run's load
+    # the rules' statistics (scipy.stats, about a second to import) load while the command's
+    # own temporary server comes up (none with an API configured), not after the run's load
     server_ready = start_temporary_server_early()
     distributions()
     server_ready()
