@@ -85,13 +85,17 @@ def _floor(settings: Any, start: datetime, end: datetime) -> tuple[float, dict[s
 
 def _server_cpu() -> float:
     """CPU seconds used so far by Prefect's temporary server process (Linux /proc)."""
-    # importing Prefect's server module takes seconds; a process that never started the
-    # temporary server (a plain-only run) has not imported it and has no server to ask
-    module = sys.modules.get("prefect.server.api.server")
-    if module is None:
-        return 0.0
+    # the command's own server (flows.local_server), or one Prefect started itself; a process
+    # that never started one (a plain-only run) has not imported either module
+    servers: list[Any] = []
+    local = sys.modules.get("flows.local_server")
+    if local is not None:
+        servers += local._tied
+    prefects = sys.modules.get("prefect.server.api.server")
+    if prefects is not None:
+        servers += prefects.SubprocessASGIServer._instances.values()
     total = 0.0
-    for server in module.SubprocessASGIServer._instances.values():
+    for server in servers:
         process = server.server_process
         if process is None:
             continue
@@ -231,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         def warmup() -> None:
             """Start Prefect's temporary server before anything is timed."""
 
-        tie_temporary_server()  # the server `shoppulse backfill` starts
         clock = time.monotonic()
+        tie_temporary_server()  # starts the server `shoppulse backfill` starts
         warmup()
         prefect_start = round(time.monotonic() - clock, 1)
 

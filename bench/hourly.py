@@ -92,8 +92,8 @@ def _runs(configs: list[Path], start: datetime, runs: int) -> dict[str, Any]:
     def warmup() -> None:
         """Start Prefect's temporary server before anything is timed."""
 
-    tie_temporary_server()  # the server `shoppulse run` starts
     clock = time.monotonic()
+    tie_temporary_server()  # starts the server `shoppulse run` starts
     warmup()
     prefect_start = time.monotonic() - clock
     walls: dict[Path, list[float]] = {c: [] for c in configs}
