@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager, suppress
 from pathlib import Path
+from typing import NoReturn
 
 __all__ = [
     "TemporaryServer",
@@ -165,7 +166,7 @@ class TemporaryServer:
         }
         self.server_process = spawn("uvicorn", args, log=log_path("temporary-server"), env=env)
 
-    def _fail(self, why: str) -> None:
+    def _fail(self, why: str) -> NoReturn:
         from flows.errors import ShoppulseError
 
         raise ShoppulseError(

@@ -13,6 +13,7 @@ works exactly as before.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -95,7 +96,9 @@ def run_each(
     shops: Sequence[Shop], fn: Callable[[Shop], T], *, parallel: int | None = None
 ) -> list[tuple[Shop, T | BaseException]]:
     """Run `fn` for every shop side by side (one thread each, each its own flow run); a
-    shop's failure is returned in its place and does not stop the others."""
+    shop's failure is returned in its place and does not stop the others. Each thread runs in
+    a copy of the caller's context, so Prefect's settings there (the command's own server's
+    URL, no heartbeats) hold in every shop's flow run."""
 
     def guarded(shop: Shop) -> T | BaseException:
         try:
@@ -106,7 +109,8 @@ def run_each(
     if len(shops) == 1:
         return [(shops[0], guarded(shops[0]))]
     with ThreadPoolExecutor(max_workers=parallel or len(shops)) as pool:
-        results: list[Any] = list(pool.map(guarded, shops))
+        futures = [pool.submit(contextvars.copy_context().run, guarded, shop) for shop in shops]
+        results: list[Any] = [future.result() for future in futures]
     return list(zip(shops, results, strict=True))
 
 

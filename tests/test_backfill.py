@@ -379,6 +379,17 @@ def test_shops_run_side_by_side_and_one_failure_spares_the_others(tmp_path: Path
     ]
 
 
+def test_every_shop_runs_with_the_callers_prefect_settings(tmp_path: Path) -> None:
+    # the command points Prefect at its own temporary server in its own thread (a context
+    # variable): a shop's thread that lacked it would start another server of Prefect's
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    shops = load_shops([_config(tmp_path / f"{n}.yaml", f"shop-{n}", f"{n}.duckdb") for n in "ab"])
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        results = run_each(shops, lambda shop: PREFECT_API_URL.value())
+    assert [r for _, r in results] == ["http://127.0.0.1:9/api"] * 2
+
+
 def test_cli_dry_run_lists_the_chunks_of_every_shop(tmp_path: Path) -> None:
     a = _config(tmp_path / "a.yaml", "shop-a", "a.duckdb")
     b = _config(tmp_path / "b.yaml", "shop-b", "b.duckdb")

@@ -127,9 +127,23 @@ def test_a_successful_run_prints_only_json_on_stdout_and_leaves_nothing(
     backend: Backend, tmp_path: Path, used_home: Path
 ) -> None:
     config = write_config(tmp_path, backend.base_url, TOKEN)
-    done, alive = shoppulse(tmp_path, "run", "-c", str(config), "--hour", HOUR, home=used_home)
+    # a second shop: the shops run side by side, each in its own thread, on the one server
+    second = config.with_name("second.yaml")
+    second.write_text(
+        config.read_text(encoding="utf-8")
+        .replace("cli-shop", "cli-shop-2")
+        .replace("wh.duckdb", "wh2.duckdb"),
+        encoding="utf-8",
+    )
+    done, alive = shoppulse(
+        tmp_path, "run", "-c", str(config), "-c", str(second), "--hour", HOUR, home=used_home
+    )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["status"] == "ok"  # `shoppulse run | jq` works
+    summaries = json.loads(done.stdout)  # `shoppulse run | jq` works
+    assert [(s["shop"], s["status"]) for s in summaries] == [
+        ("cli-shop", "ok"),
+        ("cli-shop-2", "ok"),
+    ]
     assert "any_visitors" in done.stderr  # the console channel's alert, on stderr
     assert alive == []
     # the flow run on the command's own temporary server sent no heartbeat (its end would
