@@ -33,6 +33,7 @@ from typing import NoReturn
 
 __all__ = [
     "TemporaryServer",
+    "configured_api_url",
     "local_run_settings",
     "log_path",
     "spawn",
@@ -183,6 +184,17 @@ def _api_configured() -> bool:
     from prefect.settings import PREFECT_API_URL
 
     return bool(PREFECT_API_URL.value())
+
+
+def configured_api_url() -> str | None:
+    """The Prefect API this thread is pointed at, unless it is the command's own temporary
+    server (a Secret block looked up before `serve` started its scheduler's server, say)."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url or any(url == server.api_url for server in _tied):
+        return None
+    return str(url)
 
 
 def _start_tied() -> None:

@@ -24,7 +24,7 @@ import httpx
 
 from flows.deployments import DAILY_DIGEST_CRON, DAILY_RFM_CRON, HOURLY_CRON, WEEKLY_REVIEW_CRON
 from flows.errors import ShoppulseError
-from flows.local_server import log_path, spawn, stop
+from flows.local_server import configured_api_url, log_path, spawn, stop
 from flows.secrets import secret_env
 from flows.shops import Shop, load_shops
 
@@ -84,9 +84,10 @@ def prefect_api(timeout: float = 120.0) -> Iterator[str]:
     127.0.0.1 started for the block (its log in PREFECT_HOME/server.log)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    configured = PREFECT_API_URL.value()
+    # not the command's own temporary server, which runs no scheduler
+    configured = configured_api_url()
     if configured:
-        yield str(configured)
+        yield configured
         return
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
