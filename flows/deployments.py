@@ -111,9 +111,11 @@ def plan_deployments(shops: Sequence[Shop]) -> list[DeploymentPlan]:
 def _check_api(work_pool: str) -> None:
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
-    from prefect.settings import PREFECT_API_URL
 
-    if not PREFECT_API_URL.value():
+    from flows.local_server import configured_api_url
+
+    # the command's own temporary server (a Secret block looked up) would end with it
+    if not configured_api_url():
         raise DeployError(
             "deployments need a Prefect server: set PREFECT_API_URL"
             " (e.g. http://127.0.0.1:4200/api after `prefect server start`)"
