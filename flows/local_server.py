@@ -34,6 +34,7 @@ from typing import NoReturn
 __all__ = [
     "TemporaryServer",
     "configured_api_url",
+    "free_port",
     "local_run_settings",
     "log_path",
     "spawn",
@@ -41,6 +42,7 @@ __all__ = [
     "stop",
     "stop_temporary_server",
     "tie_temporary_server",
+    "wait_healthy",
     "without_heartbeats",
 ]
 
@@ -88,6 +90,30 @@ def spawn(
         )
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a server this command starts."""
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(process: subprocess.Popen[bytes], url: str, deadline: float) -> int | None:
+    """Poll the Prefect API at `url` until its /health answers 200 (None) or `process` ends (its
+    exit status); raise TimeoutError once time.monotonic() passes `deadline`."""
+    import httpx
+
+    with httpx.Client(timeout=2) as client:
+        while time.monotonic() < deadline:
+            code = process.poll()
+            if code is not None:
+                return code
+            with suppress(httpx.TransportError):
+                if client.get(f"{url}/health").status_code == 200:
+                    return None
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
 def stop(process: subprocess.Popen[bytes], grace: float) -> None:
     """Ask a spawned process to stop (SIGTERM), kill it after `grace` seconds, reap it."""
     process.terminate()
@@ -114,42 +140,34 @@ class TemporaryServer:
     def start(self) -> None:
         """Start it and wait until it answers; raise, in one line naming its log, if it ends or
         stays silent past PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS."""
-        import httpx
         from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 
         timeout = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
         deadline = time.monotonic() + timeout
-        self._spawn()
-        with httpx.Client() as client:
-            while time.monotonic() < deadline:
-                assert self.server_process is not None
-                code = self.server_process.poll()
-                if code == 3:  # uvicorn lost its port to another process meanwhile
-                    self._spawn()
-                    continue
-                if code is not None:
-                    self._fail(f"exited with status {code} before it answered")
-                with suppress(httpx.TransportError):
-                    if client.get(f"{self.api_url}/health", timeout=2).status_code == 200:
-                        return
-                time.sleep(0.1)
-        self._fail(
-            f"did not answer within {timeout:.0f}s"
-            " (raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS on a slow machine)"
-        )
+        while True:
+            process = self._spawn()
+            try:
+                code = wait_healthy(process, self.api_url, deadline)
+            except TimeoutError:
+                self._fail(
+                    f"did not answer within {timeout:.0f}s"
+                    " (raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS on a slow machine)"
+                )
+            if code is None:
+                return
+            if code != 3:  # 3: uvicorn lost its port to another process meanwhile; another
+                self._fail(f"exited with status {code} before it answered")
 
     def stop(self) -> None:
         if self.server_process is not None:
             stop(self.server_process, grace=10)
             self.server_process = None
 
-    def _spawn(self) -> None:
+    def _spawn(self) -> subprocess.Popen[bytes]:
         import prefect
         from prefect.settings import get_current_settings
 
-        with closing(socket.socket()) as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
+        self.port = free_port()
         args = [
             *("--app-dir", str(prefect.__module_path__.parent)),
             *("--factory", "prefect.server.api.server:create_app"),
@@ -166,6 +184,7 @@ class TemporaryServer:
             **get_current_settings().to_environment_variables(exclude_unset=True),
         }
         self.server_process = spawn("uvicorn", args, log=log_path("temporary-server"), env=env)
+        return self.server_process
 
     def _fail(self, why: str) -> NoReturn:
         from flows.errors import ShoppulseError

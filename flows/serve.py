@@ -10,21 +10,25 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from flows.deployments import DAILY_DIGEST_CRON, DAILY_RFM_CRON, HOURLY_CRON, WEEKLY_REVIEW_CRON
 from flows.errors import ShoppulseError
-from flows.local_server import configured_api_url, log_path, spawn, stop
+from flows.local_server import (
+    configured_api_url,
+    free_port,
+    log_path,
+    spawn,
+    stop,
+    wait_healthy,
+)
 from flows.secrets import secret_env
 from flows.shops import Shop, load_shops
 
@@ -72,12 +76,6 @@ def build_deployments(shops: Sequence[Shop]) -> list[Any]:
     return deployments
 
 
-def _free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def prefect_api(timeout: float = 120.0) -> Iterator[str]:
     """The Prefect API to schedule on: PREFECT_API_URL when set, else a local server on
@@ -89,7 +87,7 @@ def prefect_api(timeout: float = 120.0) -> Iterator[str]:
     if configured:
         yield configured
         return
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     log = log_path("server")
     # in its own session and tied to this process (flows.local_server): Ctrl-C reaches the
@@ -111,20 +109,14 @@ def prefect_api(timeout: float = 120.0) -> Iterator[str]:
 
 
 def _wait_healthy(server: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2) as client:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise ShoppulseError(
-                    f"the local Prefect server exited with code {server.returncode} (see {log})"
-                )
-            try:
-                if client.get(f"{url}/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-    raise ShoppulseError(f"the local Prefect server did not answer within {timeout:.0f}s ({log})")
+    try:
+        code = wait_healthy(server, url, time.monotonic() + timeout)
+    except TimeoutError:
+        raise ShoppulseError(
+            f"the local Prefect server did not answer within {timeout:.0f}s ({log})"
+        ) from None
+    if code is not None:
+        raise ShoppulseError(f"the local Prefect server exited with code {code} (see {log})")
 
 
 async def _run_until_interrupted(runner: Any, interrupted: threading.Event) -> None:
