@@ -249,9 +249,7 @@ def local_run_settings() -> Iterator[None]:
     """Prefect settings for flow runs against the command's own temporary server (no
     `PREFECT_API_URL` configured): `without_heartbeats`. With an API configured, Prefect's
     defaults."""
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value():
+    if _api_configured():
         yield
         return
     with without_heartbeats():
