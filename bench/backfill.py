@@ -85,17 +85,11 @@ def _floor(settings: Any, start: datetime, end: datetime) -> tuple[float, dict[s
 
 def _server_cpu() -> float:
     """CPU seconds used so far by Prefect's temporary server process (Linux /proc)."""
-    # the command's own server (flows.local_server), or one Prefect started itself; a process
-    # that never started one (a plain-only run) has not imported either module
-    servers: list[Any] = []
+    # the server `tie_temporary_server` started (main ties it before the warm-up flow); a
+    # plain-only run never imported the module and has no server to ask
     local = sys.modules.get("flows.local_server")
-    if local is not None:
-        servers += local._tied
-    prefects = sys.modules.get("prefect.server.api.server")
-    if prefects is not None:
-        servers += prefects.SubprocessASGIServer._instances.values()
     total = 0.0
-    for server in servers:
+    for server in local._tied if local is not None else []:
         process = server.server_process
         if process is None:
             continue
