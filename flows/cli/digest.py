@@ -52,7 +52,9 @@ def digest(
         echo_json(figures)
         return
     from flows.digest import daily_digest, weekly_review
+    from flows.local_server import tie_temporary_server
 
+    tie_temporary_server()  # with no API configured, the command's own server, as `run` starts
     result = (
         daily_digest(config=str(config), day=day)
         if day is not None
