@@ -79,7 +79,10 @@ def write_config(folder: Path, name: str, url: str, token: str = "${ORCH_SHOP_TO
             {
                 "shop": {"name": name, "timezone": SPEC.timezone},
                 "source": {"base_url": url, "token": token, "page_size": 5000},
-                "warehouse": {"path": f"{name}.duckdb", "lock_timeout_seconds": 5},
+                # a minute, not the default ten: a lock never granted still fails the test.
+                # With 5 s, shop-b of the side-by-side backfill once timed out waiting for its
+                # own, unheld limit under three test workers (cause not found)
+                "warehouse": {"path": f"{name}.duckdb", "lock_timeout_seconds": 60},
             }
         ),
         encoding="utf-8",
